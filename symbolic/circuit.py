@@ -1,0 +1,450 @@
+"""The circuit: an ordered straight-line program of named, exact affine(+activation) assignments."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
+
+import sympy as sp
+
+from symbolic import errors
+from symbolic.relu import ReLU, Sigmoid, sym
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Activation(enum.Enum):
+    """What wraps an assignment's affine pre-activation."""
+
+    LINEAR = "linear"
+    RELU = "relu"
+    SIGMOID = "sigmoid"
+
+
+def to_exact(value: object, what: str = "weight") -> sp.Expr:
+    """Turn a number into an exact sympy value: a float (or float32) becomes its exact rational.
+
+    >>> to_exact(0.5), to_exact(Fraction(1, 3)), to_exact(0.1)
+    (1/2, 1/3, 3602879701896397/36028797018963968)
+    """
+    if isinstance(value, sp.Basic):
+        expr = value
+    elif isinstance(value, bool):
+        raise errors.InvalidCircuitError(f"{what} must be a number, got the boolean {value!r}")
+    elif isinstance(value, (int, Fraction)):
+        expr = sp.Rational(value)
+    elif isinstance(value, float) or hasattr(value, "dtype"):
+        try:
+            number = float(value)  # numpy / torch scalars: float32 -> float64 is exact
+        except (TypeError, ValueError) as exc:
+            raise errors.InvalidCircuitError(f"{what} {value!r} is not a number") from exc
+        if not math.isfinite(number):
+            raise errors.InvalidCircuitError(f"{what} is {number!r}: weights must be finite")
+        expr = sp.Rational(*number.as_integer_ratio())
+    else:
+        raise errors.InvalidCircuitError(
+            f"{what} must be an int, Fraction, float or sympy number, got {type(value).__name__}"
+        )
+    if expr.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
+        raise errors.InvalidCircuitError(f"{what} {expr} is not finite")
+    return expr
+
+
+def to_fraction(value: object, what: str = "value") -> Fraction:
+    """Exact conversion of an int, Fraction, float, decimal string-free number or sympy Rational.
+
+    >>> to_fraction(sp.Rational(3, 4)), to_fraction(0.25)
+    (Fraction(3, 4), Fraction(1, 4))
+    """
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Fraction(value)
+    expr = to_exact(value, what)
+    if not expr.is_Rational:
+        raise errors.InvalidCircuitError(f"{what} {expr} is not a rational number")
+    return Fraction(int(expr.p), int(expr.q))
+
+
+@dataclasses.dataclass(frozen=True)
+class Assignment:
+    """``name = activation(sum(coeff * source) + bias)`` with exact coefficients.
+
+    Coefficients are exact sympy numbers, or expressions in symbolic *parameters*
+    (e.g. ``1/w1`` in the identity family).
+    """
+
+    name: str
+    terms: tuple[tuple[str, sp.Expr], ...]
+    bias: sp.Expr = sp.S.Zero
+    activation: Activation = Activation.RELU
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise errors.InvalidCircuitError(f"assignment name {self.name!r} is not an identifier")
+        if not isinstance(self.activation, Activation):
+            raise errors.InvalidCircuitError(
+                f"activation of {self.name} must be an Activation, got {self.activation!r}"
+            )
+        merged: dict[str, sp.Expr] = {}
+        for source, coeff in self.terms:
+            if not isinstance(source, str):
+                raise errors.InvalidCircuitError(f"{self.name}: source {source!r} is not a name")
+            value = to_exact(coeff, f"weight of {source} in {self.name}")
+            merged[source] = merged.get(source, sp.S.Zero) + value
+        terms = tuple((s, c) for s, c in merged.items() if c != 0)
+        object.__setattr__(self, "terms", terms)
+        object.__setattr__(self, "bias", to_exact(self.bias, f"bias of {self.name}"))
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The names this assignment reads."""
+        return tuple(s for s, _ in self.terms)
+
+    def coefficient(self, source: str) -> sp.Expr:
+        """The weight of ``source`` (zero when absent)."""
+        for s, c in self.terms:
+            if s == source:
+                return c
+        return sp.S.Zero
+
+    def pre_activation(self, env: Mapping[str, sp.Expr]) -> sp.Expr:
+        """The affine pre-activation with each source replaced by ``env[source]``."""
+        return sp.Add(*(c * env[s] for s, c in self.terms), self.bias)
+
+    def apply(self, pre: sp.Expr) -> sp.Expr:
+        """Wrap ``pre`` in this assignment's activation."""
+        if self.activation is Activation.RELU:
+            return ReLU(pre)
+        if self.activation is Activation.SIGMOID:
+            return Sigmoid(pre)
+        return pre
+
+
+@dataclasses.dataclass(frozen=True)
+class Circuit:
+    """An ordered straight-line program over named inputs, e.g. the minimum::
+
+        h1 = R(x1);  h2 = R(-x1);  h3 = R(x1 - x2);  y = h1 - h2 - h3
+
+    >>> c = Circuit(('x',), (Assignment('h1', (('x', 1),)), Assignment('h2', (('x', -1),)),
+    ...     Assignment('y', (('h1', 1), ('h2', -1)), activation=Activation.LINEAR)), ('y',))
+    >>> c.to_expr()
+    -R(-x) + R(x)
+    >>> c.evaluate({'x': -5})
+    (Fraction(-5, 1),)
+    """
+
+    inputs: tuple[str, ...]
+    assignments: tuple[Assignment, ...]
+    outputs: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "assignments", tuple(self.assignments))
+        object.__setattr__(self, "outputs", tuple(self.outputs))
+        problems: list[str] = []
+        seen: set[str] = set()
+        for name in self.inputs:
+            if not isinstance(name, str) or not _NAME.match(name):
+                problems.append(f"input name {name!r} is not an identifier")
+            elif name in seen:
+                problems.append(f"input {name!r} is declared twice")
+            seen.add(name)
+        for a in self.assignments:
+            if not isinstance(a, Assignment):
+                problems.append(f"{a!r} is not an Assignment")
+                continue
+            if a.name in seen:
+                problems.append(f"name {a.name!r} is assigned twice (or shadows an input)")
+            unknown = [s for s in a.sources if s not in seen]
+            if unknown:
+                problems.append(f"{a.name} reads {', '.join(unknown)} before it is defined")
+            seen.add(a.name)
+        if not self.outputs:
+            problems.append("a circuit needs at least one output")
+        for name in self.outputs:
+            if name not in seen:
+                problems.append(f"output {name!r} is not a defined name")
+        clash = {str(p) for p in self.parameters} & seen
+        if clash:
+            problems.append(f"parameter names clash with circuit names: {sorted(clash)}")
+        if problems:
+            raise errors.InvalidCircuitError("invalid circuit: " + "; ".join(problems))
+
+    # -- structure -------------------------------------------------------------------------
+    @functools.cached_property
+    def by_name(self) -> dict[str, Assignment]:
+        """Assignments indexed by name."""
+        return {a.name: a for a in self.assignments}
+
+    @functools.cached_property
+    def parameters(self) -> tuple[sp.Symbol, ...]:
+        """Free symbols of the coefficients (symbolic weights such as ``w1``), sorted by name."""
+        free: set[sp.Symbol] = set()
+        for a in self.assignments:
+            for _, c in a.terms:
+                free |= c.free_symbols
+            free |= a.bias.free_symbols
+        return tuple(sorted(free, key=str))
+
+    @property
+    def neurons(self) -> tuple[Assignment, ...]:
+        """Assignments with a non-linear activation (the hidden units and activated outputs)."""
+        return tuple(a for a in self.assignments if a.activation is not Activation.LINEAR)
+
+    @property
+    def output(self) -> str:
+        """The single output's name (error if the circuit has several)."""
+        if len(self.outputs) != 1:
+            raise errors.InvalidCircuitError(f"circuit has {len(self.outputs)} outputs, not 1")
+        return self.outputs[0]
+
+    def depth(self) -> dict[str, int]:
+        """Number of activations on the longest path from an input to each name."""
+        depth = {name: 0 for name in self.inputs}
+        for a in self.assignments:
+            base = max((depth[s] for s in a.sources), default=0)
+            depth[a.name] = base + (a.activation is not Activation.LINEAR)
+        return depth
+
+    def consumers(self) -> dict[str, list[tuple[str, sp.Expr]]]:
+        """For each name, the assignments reading it and the weight they use."""
+        out: dict[str, list[tuple[str, sp.Expr]]] = {n: [] for n in self.inputs}
+        for a in self.assignments:
+            out[a.name] = []
+            for s, c in a.terms:
+                out[s].append((a.name, c))
+        return out
+
+    # -- meaning ---------------------------------------------------------------------------
+    def expressions(self) -> dict[str, sp.Expr]:
+        """Every name inlined to one sympy expression over the input symbols."""
+        env: dict[str, sp.Expr] = {name: sym(name) for name in self.inputs}
+        for a in self.assignments:
+            env[a.name] = a.apply(a.pre_activation(env))
+        return env
+
+    def to_expr(self, output: str | None = None) -> sp.Expr:
+        """The output ``output`` (default: the only one) inlined into one expression."""
+        return self.expressions()[output or self.output]
+
+    @functools.cached_property
+    def _fraction_program(self):
+        program = []
+        for a in self.assignments:
+            if any(not c.is_Rational for _, c in a.terms) or not a.bias.is_Rational:
+                return None
+            terms = tuple((s, Fraction(int(c.p), int(c.q))) for s, c in a.terms)
+            program.append((a.name, terms, Fraction(int(a.bias.p), int(a.bias.q)), a.activation))
+        return tuple(program)
+
+    def evaluate_all(self, point: Mapping[str, object]) -> dict[str, object]:
+        """Exact values of every name at ``point`` (inputs, and parameters if any).
+
+        Values are ``Fraction`` for ReLU/linear circuits; a sigmoid yields an exact sympy number.
+        """
+        missing = [n for n in self.inputs if n not in point]
+        missing += [str(p) for p in self.parameters if str(p) not in point]
+        if missing:
+            raise errors.InvalidCircuitError(f"no value given for {', '.join(missing)}")
+        env: dict[str, object] = {n: to_fraction(point[n], n) for n in self.inputs}
+        program = self._fraction_program
+        if program is None:
+            subs = {p: sp.Rational(to_fraction(point[str(p)], str(p))) for p in self.parameters}
+            program = []
+            for a in self.assignments:
+                terms = tuple((s, _number(c.subs(subs), a.name)) for s, c in a.terms)
+                program.append((a.name, terms, _number(a.bias.subs(subs), a.name), a.activation))
+        for name, terms, bias, activation in program:
+            total = bias
+            for s, c in terms:
+                total = total + c * env[s]
+            env[name] = _activate(activation, total)
+        return env
+
+    def evaluate(self, point: Mapping[str, object]) -> tuple:
+        """Exact output values at ``point``."""
+        env = self.evaluate_all(point)
+        return tuple(env[o] for o in self.outputs)
+
+    def __str__(self) -> str:
+        lines = [f"inputs: {', '.join(self.inputs)}"]
+        env = {n: sym(n) for n in self.inputs} | {a.name: sym(a.name) for a in self.assignments}
+        for a in self.assignments:
+            lines.append(f"{a.name} = {sp.sstr(a.apply(a.pre_activation(env)))}")
+        lines.append(f"outputs: {', '.join(self.outputs)}")
+        return "\n".join(lines)
+
+    # -- editing ---------------------------------------------------------------------------
+    def renamed(self, mapping: Mapping[str, str]) -> Circuit:
+        """A copy with names replaced by ``mapping`` (names not in it are kept)."""
+
+        def r(name: str) -> str:
+            return mapping.get(name, name)
+
+        assignments = tuple(
+            Assignment(r(a.name), tuple((r(s), c) for s, c in a.terms), a.bias, a.activation)
+            for a in self.assignments
+        )
+        return Circuit(tuple(r(n) for n in self.inputs), assignments, tuple(r(o) for o in self.outputs))
+
+
+def _number(value: sp.Expr, where: str):
+    if value.is_Rational:
+        return Fraction(int(value.p), int(value.q))
+    if value.is_number and value.is_finite:
+        return value
+    raise errors.InvalidCircuitError(f"coefficient in {where} evaluates to {value}, not a number")
+
+
+def _activate(activation: Activation, total):
+    if activation is Activation.RELU:
+        if isinstance(total, Fraction):
+            return total if total > 0 else Fraction(0)
+        return ReLU(total)
+    if activation is Activation.SIGMOID:
+        return Sigmoid(sp.Rational(total) if isinstance(total, Fraction) else total)
+    return total
+
+
+class Builder:
+    """Write a circuit neuron by neuron; names default to ``h1, h2, ...``.
+
+    >>> b = Builder(['x1', 'x2'])
+    >>> h = b.relu({'x1': 1, 'x2': -1})
+    >>> y = b.linear({'x1': 1, h: -1}, name='y')
+    >>> b.build([y]).to_expr()
+    x1 - R(x1 - x2)
+    """
+
+    def __init__(self, inputs: Iterable[str]):
+        self.inputs = tuple(inputs)
+        self.assignments: list[Assignment] = []
+        self._taken = set(self.inputs)
+        self._counter = 0
+
+    def fresh(self, prefix: str = "h") -> str:
+        """A name not used yet."""
+        while True:
+            self._counter += 1
+            name = f"{prefix}{self._counter}"
+            if name not in self._taken:
+                return name
+
+    def add(
+        self,
+        weights: Mapping[str, object],
+        bias: object = 0,
+        activation: Activation = Activation.RELU,
+        name: str | None = None,
+    ) -> str:
+        """Append ``name = activation(weights . sources + bias)``; return the name."""
+        name = name or self.fresh()
+        self.assignments.append(Assignment(name, tuple(weights.items()), bias, activation))
+        self._taken.add(name)
+        return name
+
+    def relu(self, weights: Mapping[str, object], bias: object = 0, name: str | None = None) -> str:
+        """Append a ReLU neuron."""
+        return self.add(weights, bias, Activation.RELU, name)
+
+    def linear(self, weights: Mapping[str, object], bias: object = 0, name: str | None = None) -> str:
+        """Append a linear (activation-free) assignment."""
+        return self.add(weights, bias, Activation.LINEAR, name)
+
+    def dense(
+        self,
+        sources: Sequence[str],
+        weight_rows: Sequence[Sequence[object]],
+        biases: Sequence[object] | None = None,
+        activation: Activation = Activation.RELU,
+        prefix: str = "h",
+        names: Sequence[str] | None = None,
+    ) -> list[str]:
+        """A dense layer ``activation(W @ sources + b)`` (``W`` of shape [out, in]).
+
+        Concatenation is a list of names (``a + b``); a skip connection is a dense layer whose
+        sources include earlier names.
+        """
+        if biases is not None and len(biases) != len(weight_rows):
+            raise errors.InvalidCircuitError(
+                f"layer has {len(weight_rows)} rows of weights but {len(biases)} biases"
+            )
+        out = []
+        for i, row in enumerate(weight_rows):
+            if len(row) != len(sources):
+                raise errors.InvalidCircuitError(
+                    f"weight row {i} has {len(row)} entries for {len(sources)} sources"
+                )
+            bias = 0 if biases is None else biases[i]
+            name = names[i] if names is not None else self.fresh(prefix)
+            out.append(self.add(dict(_pairs(sources, row)), bias, activation, name))
+        return out
+
+    def build(self, outputs: Sequence[str]) -> Circuit:
+        """The finished circuit with the given outputs."""
+        return Circuit(self.inputs, tuple(self.assignments), tuple(outputs))
+
+
+def _pairs(sources: Sequence[str], row: Sequence[object]):
+    merged: dict[str, object] = {}
+    for s, w in zip(sources, row):
+        merged[s] = to_exact(merged.get(s, 0), "weight") + to_exact(w, f"weight of {s}")
+    return merged.items()
+
+
+def from_layers(
+    layers: Sequence[tuple[Sequence[Sequence[object]], Sequence[object] | None]],
+    inputs: Sequence[str] | None = None,
+    activations: Sequence[Activation] | None = None,
+    outputs: Sequence[str] | None = None,
+) -> Circuit:
+    """A dense feed-forward net from ``[(W1, b1), (W2, b2), ...]`` (``b`` may be ``None``).
+
+    ReLU follows every layer but the last unless ``activations`` says otherwise. Inputs default
+    to ``x`` (one input) or ``x1..xn``; outputs to ``y`` or ``y1..ym``; hidden neurons are
+    named ``h{layer}_{index}``.
+
+    >>> from_layers([([[1], [-1]], None), ([[1, -1]], None)]).to_expr()
+    -R(-x) + R(x)
+    """
+    if not layers:
+        raise errors.InvalidCircuitError("a network needs at least one layer")
+    width = len(layers[0][0][0]) if layers[0][0] else 0
+    inputs = tuple(inputs) if inputs is not None else default_names("x", width)
+    if len(inputs) != width:
+        raise errors.InvalidCircuitError(f"first layer takes {width} inputs, {len(inputs)} named")
+    if activations is None:
+        activations = [Activation.RELU] * (len(layers) - 1) + [Activation.LINEAR]
+    if len(activations) != len(layers):
+        raise errors.InvalidCircuitError(f"{len(activations)} activations for {len(layers)} layers")
+    builder = Builder(inputs)
+    current = list(inputs)
+    for k, ((weights, biases), activation) in enumerate(zip(layers, activations), start=1):
+        last = k == len(layers)
+        count = len(weights)
+        if last:
+            names = list(outputs) if outputs is not None else list(default_names("y", count))
+            if len(names) != count:
+                raise errors.InvalidCircuitError(f"last layer has {count} outputs, {len(names)} named")
+        else:
+            names = [f"h{k}_{i}" for i in range(1, count + 1)]
+        current = builder.dense(current, weights, biases, activation, names=names)
+    return builder.build(current)
+
+
+def default_names(stem: str, count: int) -> tuple[str, ...]:
+    """``('x',)`` for one, ``('x1', ..., 'xn')`` for several.
+
+    >>> default_names('x', 1), default_names('x', 3)
+    (('x',), ('x1', 'x2', 'x3'))
+    """
+    if count == 1:
+        return (stem,)
+    return tuple(f"{stem}{i}" for i in range(1, count + 1))

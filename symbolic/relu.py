@@ -1,0 +1,140 @@
+"""The ReLU function as a sympy ``Function``: R(z) = max(0, z)."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+class ReLU(sp.Function):
+    """Rectified linear unit ``R(z) = max(0, z)``, printed ``R(z)``.
+
+    Like sympy's own ``Heaviside`` and ``Max``, it evaluates only in the decidable cases
+    (numbers, known signs) and pulls positive constant factors out, so that the positive
+    scaling symmetry ``R(c z) = c R(z)`` (c > 0) holds syntactically.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols('x y', real=True)
+    >>> ReLU(3), ReLU(-2), ReLU(sp.Rational(1, 2))
+    (3, 0, 1/2)
+    >>> ReLU(2*x - 4*y)
+    2*R(x - 2*y)
+    >>> ReLU(x**2)
+    x**2
+    >>> ReLU(x).rewrite(sp.Max)
+    Max(0, x)
+    """
+
+    nargs = 1
+    is_real = True
+    is_extended_real = True
+    is_nonnegative = True
+    is_extended_nonnegative = True
+
+    @classmethod
+    def eval(cls, arg):
+        """Return a value in the decidable cases, ``None`` otherwise."""
+        if arg is sp.nan:
+            return sp.nan
+        if arg.is_extended_nonnegative:
+            return arg
+        if arg.is_extended_nonpositive:
+            return sp.S.Zero
+        if arg.is_Number:
+            return arg if arg > 0 else sp.S.Zero
+        content, primitive = arg.as_content_primitive()
+        if content.is_Rational and content > 0 and content != 1:
+            return content * cls(primitive)
+        coeff, rest = arg.as_coeff_Mul()
+        if coeff.is_Rational and coeff.is_positive and coeff != 1:
+            return coeff * cls(rest)
+        return None
+
+    def fdiff(self, argindex=1):
+        """Derivative: the Heaviside step of the argument (undefined at 0, as for ``Abs``)."""
+        if argindex != 1:
+            raise sp.ArgumentIndexError(self, argindex)
+        return sp.Heaviside(self.args[0])
+
+    def _eval_rewrite_as_Max(self, arg, **kwargs):
+        return sp.Max(0, arg)
+
+    def _eval_rewrite_as_Piecewise(self, arg, **kwargs):
+        return sp.Piecewise((arg, arg > 0), (0, True))
+
+    def _eval_rewrite_as_Heaviside(self, arg, **kwargs):
+        return arg * sp.Heaviside(arg)
+
+    def _eval_rewrite_as_Abs(self, arg, **kwargs):
+        return (arg + sp.Abs(arg)) / 2
+
+    def _eval_is_zero(self):
+        arg = self.args[0]
+        if arg.is_extended_positive:
+            return False
+        if arg.is_extended_nonpositive:
+            return True
+        return None
+
+    def _eval_is_positive(self):
+        return self.args[0].is_extended_positive
+
+    def _sympystr(self, printer):
+        return f"R({printer.doprint(self.args[0])})"
+
+    def _latex(self, printer):
+        return rf"\operatorname{{R}}\left({printer.doprint(self.args[0])}\right)"
+
+
+class Sigmoid(sp.Function):
+    """The logistic function ``S(z) = 1 / (1 + exp(-z))``, printed ``S(z)``.
+
+    >>> Sigmoid(0)
+    1/2
+    """
+
+    nargs = 1
+    is_real = True
+    is_extended_real = True
+    is_positive = True
+
+    @classmethod
+    def eval(cls, arg):
+        """``S(0) = 1/2`` exactly; every other value stays symbolic (it is transcendental)."""
+        if arg.is_zero:
+            return sp.Rational(1, 2)
+        return None
+
+    def fdiff(self, argindex=1):
+        """Derivative ``S(z) (1 - S(z))``."""
+        if argindex != 1:
+            raise sp.ArgumentIndexError(self, argindex)
+        return self * (1 - self)
+
+    def _eval_rewrite_as_exp(self, arg, **kwargs):
+        return 1 / (1 + sp.exp(-arg))
+
+    def _eval_evalf(self, prec):
+        return (1 / (1 + sp.exp(-self.args[0])))._eval_evalf(prec)
+
+    def _sympystr(self, printer):
+        return f"S({printer.doprint(self.args[0])})"
+
+
+def R(arg) -> sp.Expr:
+    """Shorthand for ``ReLU(arg)``.
+
+    >>> import sympy as sp
+    >>> x = sp.Symbol('x', real=True)
+    >>> R(2*x)
+    2*R(x)
+    """
+    return ReLU(sp.sympify(arg))
+
+
+def sym(name: str) -> sp.Symbol:
+    """The sympy symbol used for variable ``name`` everywhere in mathcircuits (real-valued).
+
+    >>> sym('x1').is_real
+    True
+    """
+    return sp.Symbol(name, real=True)

@@ -1,0 +1,108 @@
+"""Decide a claim: exhaustive exact evaluation on small finite domains, else z3 on the negation."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import z3
+
+from verify.circuit_to_z3 import Encoder, model_value, z3_number
+from verify.claim import Claim, Equality, Predicate, Tolerance
+from verify.result import Result, Verdict, confirmed, replay
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Options for deciding claims.
+
+    ``timeout_s``: z3's budget per query (the verdict is ``unknown`` when it runs out).
+    ``max_points``: finite domains with at most this many points are checked point by point.
+    """
+
+    timeout_s: float = 10.0
+    max_points: int = 4096
+
+    def __post_init__(self) -> None:
+        if not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
+        if self.max_points < 0:
+            raise ValueError(f"max_points must be >= 0, got {self.max_points}")
+
+
+def decide(claim: Claim, config: Config = Config()) -> Result:
+    """Prove or refute ``claim``; ``unknown`` (with the reason) when the solver gives up.
+
+    >>> import sympy as sp
+    >>> from symbolic.circuit import from_layers
+    >>> from symbolic.relu import sym
+    >>> net = from_layers([([[1], [-1]], None), ([[1, -1]], None)])
+    >>> decide(Claim(net, sym('x'))).verdict
+    <Verdict.PROVED: 'proved'>
+    """
+    start = time.perf_counter()
+    if not claim.parameters and claim.domain.size(claim.circuit.inputs) <= config.max_points:
+        return _exhaustive(claim, start)
+    return _solve(claim, config, start)
+
+
+def _exhaustive(claim: Claim, start: float) -> Result:
+    count = 0
+    for point in claim.domain.points(claim.circuit.inputs):
+        count += 1
+        found = replay(claim, point)
+        if found is not None:
+            return Result(claim, Verdict.REFUTED, "exhaustive", time.perf_counter() - start, found,
+                          evidence=f"exact evaluation; failed at point {count}")
+    return Result(claim, Verdict.PROVED, "exhaustive", time.perf_counter() - start,
+                  evidence=f"exact evaluation of all {count} points")
+
+
+def negation(claim: Claim, enc: Encoder) -> z3.BoolRef:
+    """The z3 formula that holds exactly where the claim fails."""
+    values = enc.encode_circuit(claim.circuit)
+    network = values[claim.output]
+    kind = claim.kind
+    if isinstance(kind, Predicate):
+        fires = {">": network > z3_number(kind.threshold), ">=": network >= z3_number(kind.threshold),
+                 "<": network < z3_number(kind.threshold), "<=": network <= z3_number(kind.threshold)}[kind.op]
+        return fires != enc.expr(claim.target)
+    target = enc.expr(claim.target)
+    if isinstance(kind, Tolerance):
+        eps = z3_number(kind.eps)
+        return z3.Or(network - target > eps, target - network > eps)
+    assert isinstance(kind, Equality)
+    return network != target
+
+
+def _solve(claim: Claim, config: Config, start: float) -> Result:
+    enc = Encoder(claim.domain, claim.circuit.inputs, claim.parameters)
+    solver = z3.Solver()
+    solver.set("timeout", max(1, int(config.timeout_s * 1000)))
+    formula = negation(claim, enc)
+    solver.add(*enc.constraints)
+    solver.add(formula)
+    answer = solver.check()
+    elapsed = time.perf_counter() - start
+    neurons = len(claim.circuit.neurons)
+    if answer == z3.unsat:
+        return Result(claim, Verdict.PROVED, "z3", elapsed,
+                      evidence=f"z3 found the negation unsatisfiable ({neurons} ReLU variables)")
+    if answer == z3.unknown:
+        return Result(claim, Verdict.UNKNOWN, "z3", elapsed, reason=f"z3: {solver.reason_unknown()}")
+    model = solver.model()
+    point, exact = {}, True
+    for name in claim.variables:
+        point[name], ok = model_value(model, enc.raw[name])
+        exact = exact and ok
+    if not exact or claim.parameters:
+        found = replay(claim, point)
+        if found is None:
+            return Result(claim, Verdict.UNKNOWN, "z3", time.perf_counter() - start,
+                          reason="z3's counterexample is irrational or nonlinear and its rational "
+                                 "approximation does not replay exactly")
+    else:
+        found = confirmed(claim, point, "z3")
+    return Result(claim, Verdict.REFUTED, "z3", time.perf_counter() - start, found,
+                  evidence="z3 model, replayed exactly through the circuit and the target")
+

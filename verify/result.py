@@ -1,0 +1,95 @@
+"""Verdicts and the frozen result objects that carry their evidence."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from fractions import Fraction
+
+from symbolic import errors
+from verify.claim import Claim
+
+
+class Verdict(enum.Enum):
+    """The three outcomes: never a bool, and a timeout is never ``PROVED``."""
+
+    PROVED = "proved"
+    REFUTED = "refuted"
+    UNKNOWN = "unknown"
+
+
+def exact_str(value: object) -> str:
+    """``Fraction(1, 3)`` -> ``'1/3'``, ``True`` -> ``'true'``; anything else via ``str``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Counterexample:
+    """A point where the claim fails, with both values, confirmed by exact replay."""
+
+    point: Mapping[str, Fraction]
+    network_value: object
+    target_value: object
+
+    def to_json(self) -> dict:
+        return {
+            "point": {k: exact_str(v) for k, v in self.point.items()},
+            "network_value": exact_str(self.network_value),
+            "target_value": exact_str(self.target_value),
+        }
+
+
+def replay(claim: Claim, point: Mapping[str, Fraction]) -> Counterexample | None:
+    """Re-evaluate ``claim`` exactly at ``point``: a Counterexample if it fails there, else None."""
+    if not claim.domain.contains(point):
+        return None
+    holds, network, target = claim.holds_at(point)
+    if holds:
+        return None
+    return Counterexample(dict(point), network, target)
+
+
+def confirmed(claim: Claim, point: Mapping[str, Fraction], source: str) -> Counterexample:
+    """Replay a counterexample and raise ReplayError (a toolkit bug) if it does not replay."""
+    found = replay(claim, point)
+    if found is None:
+        shown = ", ".join(f"{k}={exact_str(v)}" for k, v in point.items())
+        raise errors.ReplayError(f"{source} counterexample {shown} does not replay for {claim.statement()}")
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What deciding a claim produced: verdict, method, time, and the evidence."""
+
+    claim: Claim
+    verdict: Verdict
+    method: str
+    elapsed_s: float
+    counterexample: Counterexample | None = None
+    reason: str = ""
+    evidence: str = ""
+
+    def __post_init__(self) -> None:
+        if self.verdict is Verdict.REFUTED and self.counterexample is None:
+            raise ValueError("a refuted verdict needs a counterexample")
+        if self.verdict is not Verdict.REFUTED and self.counterexample is not None:
+            raise ValueError(f"a {self.verdict.value} verdict cannot carry a counterexample")
+
+    def to_json(self) -> dict:
+        cex = self.counterexample
+        return {
+            "verdict": self.verdict.value,
+            "statement": self.claim.statement(),
+            "domain": self.claim.domain.describe(self.claim.variables),
+            "method": self.method,
+            "elapsed_s": round(self.elapsed_s, 6),
+            "counterexample": cex.to_json()["point"] if cex else None,
+            "network_value": exact_str(cex.network_value) if cex else None,
+            "target_value": exact_str(cex.target_value) if cex else None,
+            "reason": self.reason,
+            "evidence": self.evidence,
+        }
