@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 prove: $(STAMP)
-	$(BIN)/mathcircuits prove
+	$(BIN)/mathcircuits prove --report reports
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

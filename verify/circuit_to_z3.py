@@ -35,6 +35,7 @@ class Encoder:
         self.vars: dict[str, z3.ArithRef] = {}
         self.constraints: list[z3.BoolRef] = []
         self._memo: dict[sp.Basic, z3.ExprRef] = {}
+        self.abstracted: list[str] = []  # sigmoid neurons encoded by sound facts only
         for name in self.inputs + self.parameters:
             if domain.is_integer(name):
                 self.raw[name] = z3.Int(name)
@@ -67,15 +68,15 @@ class Encoder:
         """Declare one z3 variable per assignment and constrain it; return name -> term."""
         env: dict[str, z3.ArithRef] = {name: self.vars[name] for name in circuit.inputs}
         for a in circuit.assignments:
-            if a.activation is Activation.SIGMOID:
-                raise errors.UnsupportedExpressionError(
-                    f"neuron {a.name} is a sigmoid: z3 cannot encode it exactly"
-                )
             pre = z3.Sum(*(self.coefficient(c) * env[s] for s, c in a.terms), self.coefficient(a.bias)) \
                 if a.terms else self.coefficient(a.bias)
             var = z3.Real(prefix + a.name)
-            value = z3.If(pre > 0, pre, z3.RealVal(0)) if a.activation is Activation.RELU else pre
-            self.constraints.append(var == value)
+            if a.activation is Activation.SIGMOID:
+                self.constraints.extend(_sigmoid_facts(pre, var))
+                self.abstracted.append(a.name)
+            else:
+                value = z3.If(pre > 0, pre, z3.RealVal(0)) if a.activation is Activation.RELU else pre
+                self.constraints.append(var == value)
             env[a.name] = var
         return env
 
@@ -173,6 +174,13 @@ class Encoder:
         raise errors.UnsupportedExpressionError(
             f"cannot encode {e}: {type(e).__name__} is not piecewise-linear or not supported"
         )
+
+
+def _sigmoid_facts(pre: z3.ArithRef, s: z3.ArithRef) -> list[z3.BoolRef]:
+    """True facts about ``s = S(pre)``: it lies in (0, 1), exceeds 1/2 exactly when ``pre > 0``
+    and equals 1/2 at 0. A proof from these facts is a proof; a model of them is only a hint."""
+    half = z3.RealVal("1/2")
+    return [s > 0, s < 1, (pre > 0) == (s > half), (pre < 0) == (s < half)]
 
 
 def _power(base: z3.ArithRef, n: int) -> z3.ArithRef:

@@ -12,6 +12,7 @@ import sympy as sp
 from symbolic import errors
 from symbolic.circuit import Circuit, to_fraction
 from symbolic.evaluate import evaluate_expr
+from symbolic.interval import compare
 from verify.domain import Domain
 
 
@@ -125,13 +126,19 @@ class Claim:
         return self.kind.describe(network, sp.sstr(self.target))
 
     def holds_at(self, point: Mapping[str, object]) -> tuple[bool, object, object]:
-        """Exactly decide the claim at one point: ``(holds, network value, target value)``."""
+        """Exactly decide the claim at one point: ``(holds, network value, target value)``.
+
+        A sigmoid makes the network value transcendental; it is then compared by rigorous
+        interval enclosure, which raises :class:`symbolic.interval.Undecided` if it cannot tell.
+        """
         env = self.circuit.evaluate_all(point)
         network = env[self.output]
         target = evaluate_expr(self.target, point)
         if isinstance(self.kind, Equality):
-            return network == target, network, target
+            return compare(network, target) == 0, network, target
         if isinstance(self.kind, Tolerance):
-            return abs(network - target) <= self.kind.eps, network, target
-        fires = PREDICATE_OPS[self.kind.op](network, self.kind.threshold)
+            low = compare(network, target - self.kind.eps) >= 0
+            return low and compare(network, target + self.kind.eps) <= 0, network, target
+        sign = compare(network, self.kind.threshold)
+        fires = PREDICATE_OPS[self.kind.op](sign, 0)
         return fires == target, network, target

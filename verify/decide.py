@@ -7,6 +7,7 @@ import time
 
 import z3
 
+from symbolic import interval
 from verify.circuit_to_z3 import Encoder, model_value, z3_number
 from verify.claim import Claim, Equality, Predicate, Tolerance
 from verify.result import Result, Verdict, confirmed, replay
@@ -41,9 +42,12 @@ def decide(claim: Claim, config: Config = Config()) -> Result:
     <Verdict.PROVED: 'proved'>
     """
     start = time.perf_counter()
-    if not claim.parameters and claim.domain.size(claim.circuit.inputs) <= config.max_points:
-        return _exhaustive(claim, start)
-    return _solve(claim, config, start)
+    try:
+        if not claim.parameters and claim.domain.size(claim.circuit.inputs) <= config.max_points:
+            return _exhaustive(claim, start)
+        return _solve(claim, config, start)
+    except interval.Undecided as exc:
+        return Result(claim, Verdict.UNKNOWN, "interval", time.perf_counter() - start, reason=str(exc))
 
 
 def _exhaustive(claim: Claim, start: float) -> Result:
@@ -85,24 +89,26 @@ def _solve(claim: Claim, config: Config, start: float) -> Result:
     answer = solver.check()
     elapsed = time.perf_counter() - start
     neurons = len(claim.circuit.neurons)
+    method = "z3+sigmoid-bounds" if enc.abstracted else "z3"
     if answer == z3.unsat:
-        return Result(claim, Verdict.PROVED, "z3", elapsed,
-                      evidence=f"z3 found the negation unsatisfiable ({neurons} ReLU variables)")
+        facts = " with each sigmoid bounded in (0, 1)" if enc.abstracted else ""
+        return Result(claim, Verdict.PROVED, method, elapsed,
+                      evidence=f"z3 found the negation unsatisfiable ({neurons} neuron variables{facts})")
     if answer == z3.unknown:
-        return Result(claim, Verdict.UNKNOWN, "z3", elapsed, reason=f"z3: {solver.reason_unknown()}")
+        return Result(claim, Verdict.UNKNOWN, method, elapsed, reason=f"z3: {solver.reason_unknown()}")
     model = solver.model()
     point, exact = {}, True
     for name in claim.variables:
         point[name], ok = model_value(model, enc.raw[name])
         exact = exact and ok
-    if not exact or claim.parameters:
+    if not exact or claim.parameters or enc.abstracted:
         found = replay(claim, point)
         if found is None:
-            return Result(claim, Verdict.UNKNOWN, "z3", time.perf_counter() - start,
-                          reason="z3's counterexample is irrational or nonlinear and its rational "
-                                 "approximation does not replay exactly")
+            return Result(claim, Verdict.UNKNOWN, method, time.perf_counter() - start,
+                          reason="z3's candidate counterexample (irrational, nonlinear or from the "
+                                 "sigmoid bounds) does not replay exactly")
     else:
         found = confirmed(claim, point, "z3")
-    return Result(claim, Verdict.REFUTED, "z3", time.perf_counter() - start, found,
+    return Result(claim, Verdict.REFUTED, method, time.perf_counter() - start, found,
                   evidence="z3 model, replayed exactly through the circuit and the target")
 

@@ -1,0 +1,121 @@
+"""Turn a ReLU expression such as ``R(x1) - R(-x1) - R(x1 - x2)`` into a circuit, one neuron per ReLU."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import sympy as sp
+
+from symbolic import errors
+from symbolic.circuit import Activation, Builder, Circuit
+from symbolic.relu import ReLU, Sigmoid, sym
+
+
+def natural_key(name: str):
+    """Sort ``x2`` before ``x10``.
+
+    >>> sorted(['x10', 'x2', 'a'], key=natural_key)
+    ['a', 'x2', 'x10']
+    """
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+class _Lowering:
+    def __init__(self, inputs: Sequence[str], parameters: Sequence[str]):
+        self.builder = Builder(inputs)
+        self.inputs = set(inputs)
+        self.parameters = {sym(p) for p in parameters}
+        self.memo: dict[sp.Basic, sp.Symbol] = {}
+
+    def affine(self, expr: sp.Expr) -> tuple[dict[str, sp.Expr], sp.Expr]:
+        """``expr`` (with activations already replaced by neuron symbols) as weights and bias."""
+        weights: dict[str, sp.Expr] = {}
+        bias = sp.S.Zero
+        for term in sp.Add.make_args(sp.expand(expr)):
+            varying = [f for f in sp.Mul.make_args(term) if f.free_symbols - self.parameters]
+            if not varying:
+                bias += term
+                continue
+            if len(varying) != 1 or not varying[0].is_Symbol:
+                raise errors.NonPiecewiseLinearError(
+                    f"{term} is not a constant times one input or neuron: the network is not piecewise-linear"
+                )
+            name = varying[0].name
+            weights[name] = weights.get(name, sp.S.Zero) + term / varying[0]
+        return weights, bias
+
+    def neuron(self, arg: sp.Expr, activation: Activation) -> sp.Symbol:
+        key = (activation, arg)
+        if key not in self.memo:
+            weights, bias = self.affine(self.lower(arg))
+            name = self.builder.add(weights, bias, activation)
+            self.memo[key] = sym(name)
+        return self.memo[key]
+
+    def lower(self, expr: sp.Expr) -> sp.Expr:  # noqa: C901 - one case per construct
+        """Replace every activation (and Abs/Min/Max, via ReLUs) by a neuron symbol."""
+        if expr.is_Symbol:
+            if expr.name not in self.inputs and expr not in self.parameters:
+                raise errors.InvalidCircuitError(f"{expr.name} is neither an input nor a parameter")
+            return expr
+        if expr.is_Number:
+            if not expr.is_Rational:
+                raise errors.NonPiecewiseLinearError(f"{expr} is not an exact rational weight")
+            return expr
+        if isinstance(expr, ReLU):
+            return self.neuron(expr.args[0], Activation.RELU)
+        if isinstance(expr, Sigmoid):
+            return self.neuron(expr.args[0], Activation.SIGMOID)
+        if isinstance(expr, sp.Abs):
+            z = expr.args[0]
+            return self.lower(ReLU(z) + ReLU(-z))
+        if isinstance(expr, (sp.Min, sp.Max)):
+            acc = expr.args[0]
+            for other in expr.args[1:]:
+                acc = acc - ReLU(acc - other) if isinstance(expr, sp.Min) else acc + ReLU(other - acc)
+            return self.lower(acc)
+        if isinstance(expr, (sp.Add, sp.Mul)):
+            return expr.func(*(self.lower(a) for a in expr.args))
+        if isinstance(expr, sp.Pow) and expr.exp.is_Integer and not (expr.base.free_symbols - self.parameters):
+            return expr
+        raise errors.NonPiecewiseLinearError(
+            f"{expr} ({type(expr).__name__}) cannot be written as ReLU neurons; use relu, abs, min, max "
+            "and + - * by constants"
+        )
+
+
+def expr_to_circuit(
+    expr: sp.Expr,
+    inputs: Sequence[str] | None = None,
+    parameters: Sequence[str] = (),
+    output: str = "y",
+) -> Circuit:
+    """A circuit computing ``expr``: each distinct ``ReLU(...)`` becomes one neuron (``Abs``,
+    ``Min`` and ``Max`` are lowered to ReLUs), the rest becomes the linear output.
+
+    Inputs default to the free symbols that are not parameters, in natural order.
+
+    >>> from symbolic.relu import R
+    >>> x1, x2 = sym('x1'), sym('x2')
+    >>> c = expr_to_circuit(R(x1) - R(-x1) - R(x1 - x2) + abs(x1 - x2))
+    >>> c.inputs, len(c.neurons), c.evaluate({'x1': 3, 'x2': -5})
+    (('x1', 'x2'), 4, (Fraction(3, 1),))
+    """
+    if not isinstance(expr, sp.Expr):
+        raise errors.InvalidCircuitError(f"a network must be a numeric expression, got the condition {expr}")
+    parameters = list(parameters)
+    names = sorted({s.name for s in expr.free_symbols} - set(parameters), key=natural_key)
+    if inputs is None:
+        inputs = names
+    missing = [n for n in names if n not in inputs]
+    if missing:
+        raise errors.InvalidCircuitError(
+            f"the network uses {', '.join(missing)}, which is not among the inputs {', '.join(inputs)}"
+        )
+    lowering = _Lowering(inputs, parameters)
+    if output in inputs or output in parameters:
+        raise errors.InvalidCircuitError(f"output name {output!r} is already an input or parameter")
+    weights, bias = lowering.affine(lowering.lower(expr))
+    lowering.builder.add(weights, bias, Activation.LINEAR, name=output)
+    return lowering.builder.build([output])

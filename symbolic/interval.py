@@ -1,0 +1,81 @@
+"""Rigorous interval enclosures (mpmath's ``iv``) for exact but transcendental values such as S(1/2)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import mpmath
+import sympy as sp
+
+from symbolic import errors
+from symbolic.relu import ReLU, Sigmoid
+
+#: Working precisions tried in turn (bits) before a comparison is declared undecidable.
+PRECISIONS = (64, 256, 1024)
+
+
+class Undecided(errors.MathCircuitsError):
+    """Interval arithmetic could not separate two values (they may be equal)."""
+
+
+def _enclose(expr: sp.Basic, ctx) -> object:
+    if expr.is_Rational:
+        return ctx.mpf(int(expr.p)) / ctx.mpf(int(expr.q))
+    if isinstance(expr, sp.Add):
+        total = ctx.mpf(0)
+        for a in expr.args:
+            total = total + _enclose(a, ctx)
+        return total
+    if isinstance(expr, sp.Mul):
+        total = ctx.mpf(1)
+        for a in expr.args:
+            total = total * _enclose(a, ctx)
+        return total
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
+        return _enclose(expr.base, ctx) ** int(expr.exp)
+    if isinstance(expr, Sigmoid):
+        return 1 / (1 + ctx.exp(-_enclose(expr.args[0], ctx)))
+    if isinstance(expr, sp.exp):
+        return ctx.exp(_enclose(expr.args[0], ctx))
+    if isinstance(expr, ReLU):
+        inner = _enclose(expr.args[0], ctx)
+        if inner.a >= 0:
+            return inner
+        if inner.b <= 0:
+            return ctx.mpf(0)
+        return ctx.mpf([0, inner.b])
+    raise errors.UnsupportedExpressionError(f"no interval enclosure for {expr}")
+
+
+def compare(value: sp.Basic, other: Fraction) -> int:
+    """Sign of ``value - other`` (-1, 0 or 1), decided exactly or by a rigorous enclosure.
+
+    >>> compare(Sigmoid(sp.Rational(1, 2)), Fraction(62, 100)), compare(Sigmoid(0), Fraction(1, 2))
+    (1, 0)
+    """
+    if isinstance(value, Fraction):
+        return (value > other) - (value < other)
+    value = sp.sympify(value)
+    if value.is_Rational:
+        exact = Fraction(int(value.p), int(value.q))
+        return (exact > other) - (exact < other)
+    for bits in PRECISIONS:
+        ctx = mpmath.iv
+        saved = ctx.prec
+        try:
+            ctx.prec = bits
+            box = _enclose(value, ctx) - ctx.mpf(other.numerator) / ctx.mpf(other.denominator)
+        finally:
+            ctx.prec = saved
+        if box.a > 0:
+            return 1
+        if box.b < 0:
+            return -1
+    raise Undecided(f"cannot separate {value} from {other} at {PRECISIONS[-1]} bits")
+
+
+def approximate(value: object, digits: int = 20) -> str:
+    """A decimal approximation for display (never used to decide anything)."""
+    if isinstance(value, Fraction):
+        return str(value)
+    return sp.sstr(sp.N(value, digits))
