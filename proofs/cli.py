@@ -103,7 +103,7 @@ def _build_claim(args: argparse.Namespace):
     return Claim(circuit, target, domain, kind)
 
 
-def cmd_claim(args: argparse.Namespace) -> int:
+def cmd_claim(args: argparse.Namespace) -> int:  # noqa: D103
     from verify.decide import Config, decide
 
     claim = _build_claim(args)
@@ -134,6 +134,127 @@ def _print_result(result, as_json: bool, extra: dict | None = None) -> None:
         print(f"{key}: {value}")
 
 
+# -- trained models -------------------------------------------------------------------------------
+def _load_model(args: argparse.Namespace):
+    from networks.model_files import load_model
+    from proofs.text_to_expr import parse_names
+
+    names = list(parse_names(args.inputs)) if args.inputs else None
+    return load_model(args.model, input_names=names)
+
+
+def _kind(args: argparse.Namespace, target):
+    import sympy as sp
+
+    from proofs.text_to_expr import parse_number
+    from verify.claim import Equality, Predicate, Tolerance
+
+    is_condition = isinstance(target, (sp.logic.boolalg.Boolean, sp.Rel)) and not isinstance(target, sp.Expr)
+    if args.tolerance is not None:
+        if is_condition:
+            raise errors.ClaimError("--tolerance needs a numeric target, not a condition")
+        return Tolerance(parse_number(args.tolerance))
+    if is_condition:
+        return Predicate(">", parse_number(args.threshold))
+    return Equality()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from proofs.text_to_domain import parse_domain
+    from proofs.text_to_expr import parse_expression
+    from symbolic.circuit_to_closed_form import closed_form
+    from verify.claim import Claim, Predicate
+    from verify.decide import Config, decide
+    from verify.rounding import round_and_prove
+    from verify.worst_case import max_error
+
+    circuit = _load_model(args)
+    target = parse_expression(args.target)
+    domain = parse_domain(args.domain, list(circuit.inputs))
+    claim = Claim(circuit, target, domain, _kind(args, target))
+    config = Config(timeout_s=args.timeout)
+    extra: dict = {"inputs": list(circuit.inputs), "neurons": len(circuit.neurons)}
+    if args.round:
+        rounding = round_and_prove(claim, config)
+        result = rounding.result
+        extra.update({
+            "rounded_expression": str(closed_form(rounding.rounded, minmax=True)),
+            "denominator": rounding.denominator,
+            "rounding_attempts": [[q, v.value] for q, v in rounding.attempts],
+        })
+    else:
+        result = decide(claim, config)
+    bounded = domain.is_bounded(circuit.inputs)
+    if isinstance(claim.kind, Predicate):
+        extra.update({"max_error": None, "max_error_at": None})
+    elif bounded:
+        worst = max_error(circuit, target, domain, timeout_s=args.timeout)
+        extra.update({"max_error": None if worst.value is None else str(worst.value),
+                      "max_error_at": None if worst.at is None else {k: str(v) for k, v in worst.at.items()}})
+        if worst.value is None:
+            extra["max_error_bounds"] = [str(worst.lower), None]
+        if args.round:
+            deviation = max_error(circuit, rounding.rounded.to_expr(), domain, timeout_s=args.timeout)
+            extra["rounding_error"] = None if deviation.value is None else str(deviation.value)
+    elif args.max_error:
+        raise errors.DomainError("--max-error needs a bounded domain, e.g. --domain \"[-1, 1]^2\"")
+    else:
+        extra.update({"max_error": None, "max_error_at": None})
+    _print_result(result, args.json, extra)
+    return _verdict_exit(result.verdict)
+
+
+def cmd_simplify(args: argparse.Namespace) -> int:
+    from proofs.text_to_domain import parse_domain
+    from proofs.text_to_expr import parse_number
+    from symbolic.circuit_to_canonical import canonicalize
+    from symbolic.circuit_to_closed_form import closed_form
+    from symbolic.circuit_to_rounded import DENOMINATORS, round_weights
+    from verify.worst_case import max_error
+
+    circuit = _load_model(args)
+    text = args.domain or "[-1, 1]^" + str(len(circuit.inputs))
+    domain = parse_domain(text, list(circuit.inputs))
+    tolerance = parse_number(args.tolerance)
+    canonical = canonicalize(circuit)
+    chosen = None
+    for bound in DENOMINATORS:
+        rounded = round_weights(canonical, bound)
+        deviation = max_error(canonical, rounded.to_expr(), domain, timeout_s=args.timeout)
+        if deviation.value is not None and deviation.value <= tolerance:
+            chosen = (bound, rounded, deviation)
+            break
+    report = {"canonical": str(canonical), "domain": domain.describe(circuit.inputs)}
+    if chosen is None:
+        report.update({"rounded_expression": None, "denominator": None,
+                       "reason": f"no denominator up to {DENOMINATORS[-1]} stays within {tolerance}"})
+    else:
+        bound, rounded, deviation = chosen
+        report.update({"rounded_expression": str(closed_form(rounded, minmax=True)), "denominator": bound,
+                       "rounding_error": str(deviation.value),
+                       "rounding_error_at": {k: str(v) for k, v in deviation.at.items()}})
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"canonical form:\n{report['canonical']}\n")
+        if chosen is None:
+            print(report["reason"])
+        else:
+            print(f"rounded (denominators <= {report['denominator']}): {report['rounded_expression']}")
+            print(f"exact rounding error on {report['domain']}: {report['rounding_error']} "
+                  f"at {report['rounding_error_at']}")
+    return 0 if chosen is not None else EXIT_UNKNOWN
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from networks import recipes
+
+    meta = recipes.train_to_file(args.name, args.seed, args.out, steps=args.steps,
+                                 progress=None if not args.quiet else False)
+    print(f"trained {args.name} seed {args.seed}: final loss {meta['final_loss']:.3e}; wrote {args.out}")
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mathcircuits", description="Formal answers about small ReLU networks.")
@@ -158,6 +279,36 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print JSON")
     c.add_argument("--timeout", type=float, default=10.0, metavar="S", help="z3 timeout (s)")
     c.set_defaults(func=cmd_claim)
+
+    k = sub.add_parser("check", help="check a trained model file (.json, .pt, .pt2, .onnx) against a target")
+    k.add_argument("model", metavar="MODEL")
+    k.add_argument("--target", required=True, help='e.g. "min(x1, x2)"')
+    k.add_argument("--domain", default="R", help='e.g. "[-1, 1]^2"')
+    k.add_argument("--tolerance", metavar="EPS", help="prove |N - target| <= EPS")
+    k.add_argument("--threshold", default="0", help="for a condition target: N > THRESHOLD iff it holds")
+    k.add_argument("--round", action="store_true", help="canonicalise and round to the simplest weights first")
+    k.add_argument("--max-error", action="store_true", help="require the exact worst-case error (bounded domain)")
+    k.add_argument("--inputs", help="input names, e.g. a,b (default x or x1..xn)")
+    k.add_argument("--json", action="store_true", help="print JSON")
+    k.add_argument("--timeout", type=float, default=60.0, metavar="S", help="z3 timeout per query (s)")
+    k.set_defaults(func=cmd_check)
+
+    m = sub.add_parser("simplify", help="canonical, rounded closed form of a model and its exact rounding error")
+    m.add_argument("model", metavar="MODEL")
+    m.add_argument("--domain", help="bounded domain for the error (default [-1, 1]^n)")
+    m.add_argument("--tolerance", default="1/100", help="largest acceptable rounding error (default 1/100)")
+    m.add_argument("--inputs", help="input names, e.g. a,b")
+    m.add_argument("--json", action="store_true", help="print JSON")
+    m.add_argument("--timeout", type=float, default=60.0, metavar="S", help="z3 timeout per query (s)")
+    m.set_defaults(func=cmd_simplify)
+
+    t = sub.add_parser("train", help="train a seed recipe and save the model as JSON weights")
+    t.add_argument("name", metavar="NAME", help="recipe name, e.g. minimum, absolute_value, min_skip, is_even")
+    t.add_argument("--seed", type=int, required=True)
+    t.add_argument("--out", required=True, metavar="FILE")
+    t.add_argument("--steps", type=int, help="override the number of steps (for quick runs)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
     return parser
 
 

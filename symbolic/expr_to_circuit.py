@@ -94,7 +94,8 @@ def expr_to_circuit(
     """A circuit computing ``expr``: each distinct ``ReLU(...)`` becomes one neuron (``Abs``,
     ``Min`` and ``Max`` are lowered to ReLUs), the rest becomes the linear output.
 
-    Inputs default to the free symbols that are not parameters, in natural order.
+    Inputs default to the free symbols that are not parameters, in natural order. The output is
+    called ``output`` (``y``), or ``y_out`` etc. when an input already has that name.
 
     >>> from symbolic.relu import R
     >>> x1, x2 = sym('x1'), sym('x2')
@@ -114,8 +115,9 @@ def expr_to_circuit(
             f"the network uses {', '.join(missing)}, which is not among the inputs {', '.join(inputs)}"
         )
     lowering = _Lowering(inputs, parameters)
-    if output in inputs or output in parameters:
-        raise errors.InvalidCircuitError(f"output name {output!r} is already an input or parameter")
+    taken = set(inputs) | set(parameters)
+    while output in taken:
+        output += "_out"
     weights, bias = lowering.affine(lowering.lower(expr))
     lowering.builder.add(weights, bias, Activation.LINEAR, name=output)
     return lowering.builder.build([output])

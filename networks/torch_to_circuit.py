@@ -1,0 +1,484 @@
+"""Import torch models (modules, state dicts, ``torch.export`` programs) into exact circuits.
+
+``torch`` is imported lazily inside the functions. An ``nn.Sequential`` of Linear/ReLU/Sigmoid/
+Identity/Flatten takes a fast path (hidden neurons ``h{layer}_{i}``, as in ``from_layers``); any
+other module is traced with ``torch.fx`` and, like an exported program, walked node by node by one
+interpreter (:class:`_GraphImporter`) over the shared :class:`networks.model_files.Tracer`. Affine
+operations stay symbolic; neurons ``h1, h2, ...`` appear at activations, outputs are ``y``/``y1..``.
+"""
+
+from __future__ import annotations
+
+import copy
+import operator
+import os
+import re
+from collections.abc import Mapping, Sequence
+
+from networks.model_files import (
+    Tracer, Unsupported, exact_array, input_names_for, raise_unsupported,
+)
+from symbolic.circuit import Activation, Circuit, from_layers
+from symbolic.errors import InvalidCircuitError, ModelFormatError, UnsupportedLayerError
+
+_POISON = object()  # the value of a node downstream of an unsupported one
+_KEY = re.compile(r"^((?:.*\.)?)(\d+)\.(weight|bias)$")
+
+
+def exact_tensor(tensor, what: str):
+    """A torch tensor as a numpy object array of exact Fractions (float32 -> exact binary value)."""
+    import torch
+
+    t = tensor.detach().cpu()
+    if t.is_complex() or t.dtype == torch.bool:
+        raise ModelFormatError(f"{what} has dtype {t.dtype}, not a real number type")
+    return exact_array((t.to(torch.float64) if t.is_floating_point() else t).numpy(), what)
+
+
+def from_module(
+    module, input_names: Sequence[str] | None = None, input_width: int | None = None
+) -> Circuit:
+    """The exact circuit of a torch ``nn.Module`` (fast path for ``nn.Sequential``, else torch.fx).
+
+    One input tensor of shape [batch, n] gives inputs ``x1..xn`` (``x`` when n == 1) unless
+    ``input_names`` is given; ``n`` comes from ``input_width`` or the first Linear layer. Several
+    ``forward`` arguments are taken as [batch, 1] tensors named after the arguments.
+    """
+    import torch
+
+    if isinstance(module, torch.export.ExportedProgram):
+        return from_exported_program(module, input_names)
+    if not isinstance(module, torch.nn.Module):
+        raise ModelFormatError(f"expected a torch nn.Module, got {type(module).__name__}")
+    if isinstance(module, torch.nn.Sequential):
+        layers = _sequential_layers(module, input_width, input_names)
+        if layers is not None:
+            return _dense(layers, input_names)
+    name = type(module).__name__
+    try:
+        graph_module = torch.fx.symbolic_trace(module)
+    except Exception as exc:  # noqa: BLE001 - tracing failures come in many types
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UnsupportedLayerError(
+            f"cannot trace {name} with torch.fx (data-dependent control flow?): {first}"
+        ) from None
+    importer = _GraphImporter(graph_module.graph, f"module {name}", graph_module)
+    placeholders = [n for n in graph_module.graph.nodes if n.op == "placeholder"]
+    widths = [1] * len(placeholders)
+    if len(placeholders) == 1:
+        widths = [input_width or importer.linear_width(placeholders[0]) or len(input_names or ())]
+        if not widths[0]:
+            raise ModelFormatError(f"cannot tell the input width of {name}: pass input_width=")
+    groups = input_names_for(widths, [p.name for p in placeholders], input_names)
+    for node, names in zip(placeholders, groups):
+        importer.env[node.name] = importer.tracer.add_inputs(names)
+    return importer.run()
+
+
+def _leaves(module):
+    import torch
+
+    for child in module.children() if isinstance(module, torch.nn.Sequential) else [module]:
+        yield from (_leaves(child) if isinstance(child, torch.nn.Sequential) else [child])
+
+
+def _sequential_layers(seq, input_width, input_names):
+    """[[W, b, activation]] for a plain Sequential, or None when the fx path must handle it."""
+    import torch.nn as nn
+
+    leaves = list(_leaves(seq))
+    plain = (nn.Linear, nn.ReLU, nn.Sigmoid, nn.Identity)
+    if not all(isinstance(m, plain) or type(m) is nn.Flatten and m.start_dim == 1 for m in leaves):
+        return None
+    linears = [m for m in leaves if isinstance(m, nn.Linear)]
+    width = linears[0].in_features if linears else input_width or len(input_names or ())
+    if not width:
+        raise ModelFormatError("cannot tell the input width of a Sequential without Linear layers")
+    if input_width is not None and input_width != width:
+        raise ModelFormatError(f"input_width={input_width} but the first Linear takes {width}")
+    layers: list[list] = []
+    for k, m in enumerate(leaves):
+        if isinstance(m, nn.Linear):
+            if m.in_features != width:
+                raise ModelFormatError(f"layer {k}: Linear takes {m.in_features}, gets {width}")
+            bias = None if m.bias is None else exact_tensor(m.bias, f"layer {k} bias").tolist()
+            weight = exact_tensor(m.weight, f"layer {k} weight").tolist()
+            layers.append([weight, bias, Activation.LINEAR])
+            width = m.out_features
+        elif isinstance(m, (nn.ReLU, nn.Sigmoid)):
+            act = Activation.RELU if isinstance(m, nn.ReLU) else Activation.SIGMOID
+            if layers and layers[-1][2] is Activation.LINEAR:
+                layers[-1][2] = act
+            elif not (layers and layers[-1][2] is act is Activation.RELU):  # R(R(z)) = R(z)
+                layers.append([_identity(width), None, act])
+    return layers or [[_identity(width), None, Activation.LINEAR]]
+
+
+def _identity(n: int) -> list[list[int]]:
+    return [[int(i == j) for j in range(n)] for i in range(n)]
+
+
+def _dense(layers: list, input_names: Sequence[str] | None) -> Circuit:
+    names = input_names_for([len(layers[0][0][0])], ["x"], input_names)[0]
+    try:
+        return from_layers([(w, b) for w, b, _ in layers], names, [a for _, _, a in layers])
+    except InvalidCircuitError as exc:
+        raise ModelFormatError(str(exc)) from None
+
+
+# -- state dicts ------------------------------------------------------------------------------
+def load_state_dict_file(
+    path: str | os.PathLike, architecture=None, input_names: Sequence[str] | None = None
+) -> Circuit:
+    """A circuit from a ``.pt``/``.pth`` state dict, loaded with ``torch.load(weights_only=True)``.
+
+    Without ``architecture`` the keys ``0.weight, 0.bias, 2.weight, ...`` describe a Sequential of
+    Linear layers (a gap in the indices is a ReLU); with it (an ``nn.Module``), the weights are
+    loaded strictly into a copy of it and imported with :func:`from_module`.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise ModelFormatError(f"cannot read {path}: {exc.strerror}") from None
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" not in str(exc):
+            raise ModelFormatError(f"cannot read {path}: corrupt file ({str(exc)[:120]})") from None
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        why = f"it references {found.group(1)}" if found else "not a torch.save weights file"
+        raise ModelFormatError(
+            f"refusing to load {path}: not a plain weights file ({why}); torch.load with "
+            "weights_only=True refuses pickled code and whole nn.Module objects - save "
+            "model.state_dict() instead"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - RuntimeError, EOFError, zip errors ...
+        detail = str(exc).strip().split(".")[0] or type(exc).__name__
+        raise ModelFormatError(f"cannot read {path}: truncated or corrupt ({detail})") from None
+    if isinstance(state, Mapping):
+        for key in ("state_dict", "model_state_dict"):
+            state = state[key] if isinstance(state.get(key), Mapping) else state
+    if not isinstance(state, Mapping) or not state:
+        raise ModelFormatError(f"{path} does not hold a non-empty state_dict (mapping of tensors)")
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            kind = type(value).__name__
+            raise ModelFormatError(f"{path}: entry {key!r} is a {kind}, not a tensor")
+    if architecture is None:
+        return _dense(_infer_layers(state, str(path)), input_names)
+    module = copy.deepcopy(architecture)
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())
+        raise ModelFormatError(f"{path}: weights do not fit the architecture: {detail}") from None
+    return from_module(module, input_names)
+
+
+def _infer_layers(state: Mapping, where: str) -> list:
+    groups: dict[int, dict[str, object]] = {}
+    prefixes = set()
+    for key, value in state.items():
+        match = _KEY.match(key)
+        if not match:
+            raise ModelFormatError(
+                f"{where}: cannot infer the architecture from key {key!r} (expected 0.weight, "
+                "0.bias, 2.weight, ...); pass architecture="
+            )
+        prefixes.add(match.group(1))
+        groups.setdefault(int(match.group(2)), {})[match.group(3)] = value
+    if len(prefixes) > 1:
+        raise ModelFormatError(f"{where}: keys have different prefixes {sorted(prefixes)}")
+    prefix, layers, previous = prefixes.pop(), [], None
+    for index in sorted(groups):
+        group, name = groups[index], f"{prefix}{index}"
+        weight, bias = group.get("weight"), group.get("bias")
+        if weight is None or weight.dim() != 2:
+            raise ModelFormatError(f"{where}: layer {name} needs a 2-D weight, has {sorted(group)}")
+        out, width = weight.shape
+        if layers and width != len(layers[-1][0]):
+            raise ModelFormatError(
+                f"{where}: shape mismatch: {name}.weight has shape [{out}, {width}] but the "
+                f"previous layer outputs {len(layers[-1][0])} values"
+            )
+        if bias is not None and tuple(bias.shape) != (out,):
+            shape = list(bias.shape)
+            raise ModelFormatError(f"{where}: {name}.bias has shape {shape}, not [{out}]")
+        if previous is not None and index - previous > 1:
+            layers[-1][2] = Activation.RELU  # a gap in the indices: an activation module
+        w = exact_tensor(weight, f"{where}: {name}.weight").tolist()
+        b = None if bias is None else exact_tensor(bias, f"{where}: {name}.bias").tolist()
+        layers.append([w, b, Activation.LINEAR])
+        previous = index
+    return layers
+
+
+# -- torch.export -----------------------------------------------------------------------------
+def load_exported_program(
+    path: str | os.PathLike, input_names: Sequence[str] | None = None
+) -> Circuit:
+    """The circuit of a ``.pt2`` file written by ``torch.export.save``."""
+    import torch
+
+    if not os.path.isfile(path):
+        raise ModelFormatError(f"cannot read {path}: no such file")
+    try:
+        program = torch.export.load(path)
+    except Exception as exc:  # noqa: BLE001
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise ModelFormatError(f"cannot read {path}: not a torch.export program ({detail})") \
+            from None
+    return from_exported_program(program, input_names, str(path))
+
+
+def from_exported_program(
+    program, input_names: Sequence[str] | None = None, what: str = "exported program"
+) -> Circuit:
+    """The circuit of a ``torch.export.ExportedProgram`` (its aten graph, walked node by node)."""
+    import torch
+    from torch.export.graph_signature import InputKind, OutputKind
+
+    graph = program.graph_module.graph
+    importer = _GraphImporter(graph, what)
+    nodes = {n.name: n for n in graph.nodes if n.op == "placeholder"}
+    users, widths = [], []
+    tensors = {**program.state_dict, **program.constants}
+    for spec in program.graph_signature.input_specs:
+        name = spec.arg.name
+        if spec.kind is InputKind.USER_INPUT:
+            shape = tuple(getattr(nodes[name].meta.get("val"), "shape", ()))
+            if len(shape) not in (1, 2):
+                raise ModelFormatError(f"input {name} has shape {list(shape)}; expected [batch, n]")
+            users.append((name, len(shape)))
+            widths.append(int(shape[1]) if len(shape) == 2 else 1)
+        elif isinstance(tensors.get(spec.target), torch.Tensor):
+            label = f"{spec.kind.name.lower()} {spec.target}"
+            importer.env[name] = exact_tensor(tensors[spec.target], label)
+        else:
+            importer.problems.append(f"{name} ({spec.kind.name} input)")
+            importer.env[name] = _POISON
+    groups = input_names_for(widths, [u for u, _ in users], input_names)
+    for (name, rank), group in zip(users, groups):
+        importer.env[name] = importer.tracer.add_inputs(group, rank)
+    keep = [s.kind is OutputKind.USER_OUTPUT for s in program.graph_signature.output_specs]
+    return importer.run(keep)
+
+
+# -- the shared interpreter -------------------------------------------------------------------
+def _arg(args, kwargs, i, name, default=None):
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def _shape_args(args):
+    return list(args[1]) if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
+
+
+def _refuse(reason: str):
+    raise Unsupported(reason)
+
+
+def _slice(a, k) -> slice:
+    return slice(_arg(a, k, 2, "start"), _arg(a, k, 3, "end"), _arg(a, k, 4, "step", 1))
+
+
+_HANDLERS = {  # op -> (tracer, args, kwargs) -> value; torch functions, methods and aten alike
+    "linear": lambda t, a, k: t.linear(a[0], _arg(a, k, 1, "weight"), _arg(a, k, 2, "bias")),
+    "relu": lambda t, a, k: t.activate(a[0], Activation.RELU),
+    "sigmoid": lambda t, a, k: t.activate(a[0], Activation.SIGMOID),
+    "identity": lambda t, a, k: a[0],
+    "ignore": lambda t, a, k: None,
+    "neg": lambda t, a, k: t.neg(a[0]),
+    "add": lambda t, a, k: t.add(a[0], _arg(a, k, 1, "other"), k.get("alpha", 1)),
+    "sub": lambda t, a, k: t.sub(a[0], _arg(a, k, 1, "other"), k.get("alpha", 1)),
+    "rsub": lambda t, a, k: t.sub(_arg(a, k, 1, "other"), a[0], k.get("alpha", 1)),
+    "mul": lambda t, a, k: t.mul(a[0], _arg(a, k, 1, "other")),
+    "div": lambda t, a, k: t.div(a[0], _arg(a, k, 1, "other"))
+    if _arg(a, k, 2, "rounding_mode") is None else _refuse("rounded division is not affine"),
+    "cat": lambda t, a, k: t.concat(a[0], _arg(a, k, 1, "dim", 0)),
+    "stack": lambda t, a, k: t.concat(a[0], _arg(a, k, 1, "dim", 0), stack=True),
+    "getitem": lambda t, a, k: t.index(a[0], a[1]),
+    "getattr": lambda t, a, k: t.size(a[0]) if a[1] == "shape" else t.transpose(a[0])
+    if a[1] == "T" else _refuse(f"attribute .{a[1]}"),
+    "slice": lambda t, a, k: t.take(a[0], _slice(a, k), _arg(a, k, 1, "dim", 0)),
+    "select": lambda t, a, k: t.take(a[0], _arg(a, k, 2, "index"), _arg(a, k, 1, "dim")),
+    "reshape": lambda t, a, k: t.reshape(a[0], _shape_args(a) if len(a) > 1 else k["shape"]),
+    "unsqueeze": lambda t, a, k: t.unsqueeze(a[0], _arg(a, k, 1, "dim")),
+    "squeeze": lambda t, a, k: t.squeeze(a[0], _arg(a, k, 1, "dim")),
+    "flatten": lambda t, a, k: t.flatten(a[0], _arg(a, k, 1, "start_dim", 0)),
+    "size": lambda t, a, k: t.size(a[0], _arg(a, k, 1, "dim")),
+    "t": lambda t, a, k: t.transpose(a[0]),
+    "permute": lambda t, a, k: t.transpose(a[0], _shape_args(a)),
+    "transpose": lambda t, a, k: t.transpose(a[0], swap=(a[1], a[2])),
+    "matmul": lambda t, a, k: t.matmul(a[0], a[1]),
+    "addmm": lambda t, a, k: t.add(
+        t.mul(t.matmul(a[1], a[2]), k.get("alpha", 1)), t.mul(a[0], k.get("beta", 1))
+    ),
+}
+_METHODS = {m: m for m in "relu sigmoid neg add sub mul div reshape unsqueeze squeeze flatten "
+            "size t permute transpose matmul".split()}
+_METHODS |= {"view": "reshape"} | dict.fromkeys("contiguous clone detach float double".split(),
+                                                 "identity")
+
+
+def _function_table() -> dict:
+    """call_function targets -> op: Python callables, and aten overloads named "op.overload"."""
+    import torch
+    import torch.nn.functional as F
+
+    table = {
+        "linear": [F.linear, "linear.default"],
+        "sigmoid": [torch.sigmoid, F.sigmoid, "sigmoid.default"],
+        "relu": [torch.relu, F.relu, "relu.default", "relu_.default"],
+        "neg": [operator.neg, torch.neg, "neg.default"], "rsub": ["rsub.Scalar", "rsub.Tensor"],
+        "add": [operator.add, torch.add, "add.Tensor", "add.Scalar"],
+        "sub": [operator.sub, torch.sub, "sub.Tensor", "sub.Scalar"],
+        "mul": [operator.mul, torch.mul, "mul.Tensor", "mul.Scalar"],
+        "div": [operator.truediv, torch.div, "div.Tensor", "div.Scalar"],
+        "cat": [torch.cat, torch.concat, torch.concatenate, "cat.default", "concat.default"],
+        "stack": [torch.stack, "stack.default"], "getitem": [operator.getitem],
+        "getattr": [getattr], "slice": ["slice.Tensor"], "select": ["select.int"],
+        "reshape": [torch.reshape, "view.default", "reshape.default", "_unsafe_view.default"],
+        "unsqueeze": [torch.unsqueeze, "unsqueeze.default"], "size": ["sym_size.int"],
+        "squeeze": [torch.squeeze, "squeeze.dim", "squeeze.dims", "squeeze.default"],
+        "flatten": [torch.flatten, "flatten.using_ints"], "t": [torch.t, "t.default"],
+        "permute": [torch.permute, "permute.default"],
+        "transpose": [torch.transpose, "transpose.int"], "addmm": [torch.addmm, "addmm.default"],
+        "matmul": [torch.matmul, torch.mm, operator.matmul, "mm.default", "matmul.default"],
+        "identity": ["clone.default", "alias.default", "detach.default", "contiguous.default"],
+        "ignore": ["_assert_tensor_metadata.default", "_assert_scalar.default"],
+    }
+    out = {}
+    for op, targets in table.items():
+        for target in targets:
+            if isinstance(target, str):
+                packet, _, overload = target.partition(".")
+                target = getattr(getattr(torch.ops.aten, packet, None), overload, None)
+            if target is not None:
+                out[target] = op
+    return out
+
+
+class _GraphImporter:
+    """Walks a torch.fx graph (symbolic_trace or torch.export) node by node into a Tracer."""
+
+    def __init__(self, graph, what: str, module=None):
+        self.graph, self.what, self.module = graph, what, module
+        self.tracer = Tracer()
+        self.env: dict[str, object] = {}
+        self.problems: list[str] = []
+        self.functions = _function_table()
+
+    def _op(self, node):
+        import torch.nn as nn
+
+        if node.op == "call_module":
+            mod = self.module.get_submodule(node.target)
+            kinds = [(nn.Linear, "module_linear"), (nn.ReLU, "relu"), (nn.Sigmoid, "sigmoid"),
+                     (nn.Identity, "identity"), (nn.Flatten, "module_flatten")]
+            return next((op for cls, op in kinds if isinstance(mod, cls)), None), mod
+        if node.op == "call_method":
+            return _METHODS.get(node.target), None
+        try:
+            return self.functions.get(node.target), None
+        except TypeError:  # unhashable target
+            return None, None
+
+    def _describe(self, node, mod) -> str:
+        from torch.fx.node import _get_qualified_name
+
+        if node.op in ("call_module", "call_method"):
+            kind = f"{type(mod).__name__} module" if mod else f"method .{node.target}()"
+            return f"{node.name} ({kind})"
+        try:
+            return f"{node.name} ({node.op} {_get_qualified_name(node.target)})"
+        except Exception:  # noqa: BLE001 - not every target has a qualified name
+            return f"{node.name} ({node.op} {node.target})"
+
+    def linear_width(self, placeholder) -> int | None:
+        """in_features of the first Linear fed (through elementwise ops) by ``placeholder``."""
+        feeding = {placeholder.name}
+        for node in self.graph.nodes:
+            if node.op.startswith("call_") and node.args:
+                op, mod = self._op(node)
+                if getattr(node.args[0], "name", None) not in feeding:
+                    continue
+                if op == "module_linear":
+                    return mod.in_features
+                if op == "linear":
+                    weight = node.args[1] if len(node.args) > 1 else node.kwargs["weight"]
+                    return int(self._attr(weight).shape[1]) if weight.op == "get_attr" else None
+                if op in ("relu", "sigmoid", "identity", "module_flatten", "neg"):
+                    feeding.add(node.name)
+        return None
+
+    def _attr(self, node):
+        value = self.module
+        for part in node.target.split("."):
+            value = getattr(value, part)
+        return value
+
+    def run(self, keep: Sequence[bool] | None = None) -> Circuit:
+        """Interpret every node, then build the circuit (or raise one error naming all problems)."""
+        import torch
+
+        def value(node):
+            return self.env[node.name]
+
+        outputs = None
+        for node in self.graph.nodes:
+            if node.op == "output":
+                outputs = torch.fx.node.map_arg(node.args[0], value)
+                break
+            if node.op == "get_attr":
+                attr = self._attr(node)
+                is_tensor = isinstance(attr, torch.Tensor)
+                self.env[node.name] = exact_tensor(attr, node.target) if is_tensor else attr
+            if node.op in ("placeholder", "get_attr"):
+                continue
+            op, mod = self._op(node)
+            if op is None:
+                self.problems.append(self._describe(node, mod))
+                self.env[node.name] = _POISON
+                continue
+            args = torch.fx.node.map_arg(node.args, value)
+            kwargs = torch.fx.node.map_arg(node.kwargs, value)
+            self.env[node.name] = _POISON
+            if _poisoned(args) or _poisoned(kwargs):
+                continue
+            try:
+                self.env[node.name] = self._apply(op, mod, list(args), dict(kwargs), node.name)
+            except Unsupported as exc:
+                self.problems.append(f"{self._describe(node, mod)}: {exc}")
+            except ModelFormatError as exc:
+                raise ModelFormatError(f"{self.what}: {self._describe(node, mod)}: {exc}") from None
+            except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                self.problems.append(f"{self._describe(node, mod)}: unexpected arguments ({exc})")
+        raise_unsupported(self.problems, self.what)
+        values = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        values = [v for v, k in zip(values, keep or [True] * len(values)) if k]
+        return self.tracer.finish(_flat(values))
+
+    def _apply(self, op, mod, args, kwargs, name):
+        if op == "module_linear":
+            weight = exact_tensor(mod.weight, f"{name}.weight")
+            bias = None if mod.bias is None else exact_tensor(mod.bias, f"{name}.bias")
+            return self.tracer.linear(args[0], weight, bias)
+        if op == "module_flatten":
+            return self.tracer.flatten(args[0], mod.start_dim)
+        return _HANDLERS[op](self.tracer, args, kwargs)
+
+
+def _flat(value) -> list:
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _flat(item)]
+    return [value]
+
+
+def _poisoned(value) -> bool:
+    if isinstance(value, (list, tuple, dict)):
+        return any(map(_poisoned, value.values() if isinstance(value, dict) else value))
+    return value is _POISON

@@ -1,0 +1,69 @@
+"""Search the simplest rounding of a trained circuit that proves a claim; never loosen the claim."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+
+from symbolic.circuit import Circuit
+from symbolic.circuit_to_canonical import canonicalize
+from symbolic.circuit_to_rounded import DENOMINATORS, largest_denominator, round_weights
+from verify.claim import Claim
+from verify.decide import Config, decide
+from verify.result import Result, Verdict
+
+
+@dataclasses.dataclass(frozen=True)
+class Rounding:
+    """The outcome of the search: the rounded circuit and its verdict (``proved`` on success).
+
+    ``denominator`` is the bound that worked (or the last one tried); ``attempts`` lists
+    ``(bound, verdict)`` for every bound tried, smallest first.
+    """
+
+    canonical: Circuit
+    rounded: Circuit
+    denominator: int
+    result: Result
+    attempts: tuple[tuple[int, Verdict], ...]
+    elapsed_s: float
+
+    @property
+    def largest_denominator(self) -> int:
+        """The largest denominator actually present in the rounded weights."""
+        return largest_denominator(self.rounded)
+
+    @property
+    def proved(self) -> bool:
+        return self.result.verdict is Verdict.PROVED
+
+
+def round_and_prove(claim: Claim, config: Config = Config(),
+                    denominators: Sequence[int] = DENOMINATORS) -> Rounding:
+    """Canonicalise ``claim.circuit``, then for each denominator bound (smallest first) round
+    its weights and decide the *same* claim on the rounded circuit; stop at the first proof.
+
+    If no bound proves it, the last attempt's verdict (refuted with a replayed counterexample,
+    or unknown) is returned: the claim itself is never weakened.
+
+    >>> import sympy as sp
+    >>> from symbolic.circuit import from_layers
+    >>> from symbolic.relu import sym
+    >>> trained = from_layers([([[0.7, -0.7001], [0.5, 0.0], [-0.4, 0.0]], None),
+    ...                        ([[-1.4285, 2.0, -2.5]], None)], inputs=['x1', 'x2'])
+    >>> r = round_and_prove(Claim(trained, sp.Min(sym('x1'), sym('x2'))))
+    >>> r.proved, r.denominator
+    (True, 1)
+    """
+    start = time.perf_counter()
+    canonical = canonicalize(claim.circuit)
+    attempts: list[tuple[int, Verdict]] = []
+    result, rounded, bound = None, canonical, denominators[-1]
+    for bound in denominators:
+        rounded = round_weights(canonical, bound)
+        result = decide(dataclasses.replace(claim, circuit=rounded), config)
+        attempts.append((bound, result.verdict))
+        if result.verdict is Verdict.PROVED:
+            break
+    return Rounding(canonical, rounded, bound, result, tuple(attempts), time.perf_counter() - start)
