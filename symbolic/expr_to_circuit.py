@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import sympy as sp
 
 from symbolic import errors
-from symbolic.circuit import Activation, Builder, Circuit
+from symbolic.circuit import Activation, Assignment, Builder, Circuit
 from symbolic.relu import ReLU, Sigmoid, sym
 
 
@@ -121,3 +121,27 @@ def expr_to_circuit(
     weights, bias = lowering.affine(lowering.lower(expr))
     lowering.builder.add(weights, bias, Activation.LINEAR, name=output)
     return lowering.builder.build([output])
+
+
+def difference_circuit(circuit: Circuit, target: sp.Expr, output: str | None = None) -> Circuit:
+    """One circuit computing ``N(x) - f(x)``: the target is lowered to ReLU neurons (so it must be
+    continuous piecewise-linear: affine, ``Abs``, ``Min``, ``Max``, ``ReLU``) and appended.
+
+    >>> from symbolic.circuit import from_layers
+    >>> d = difference_circuit(from_layers([([[1], [-1]], None), ([[1, 1]], None)]), sp.Abs(sym('x')))
+    >>> d.evaluate({'x': -3})
+    (Fraction(0, 1),)
+    """
+    output = output or circuit.output
+    lowered = expr_to_circuit(target, circuit.inputs)
+    taken = {a.name for a in circuit.assignments} | set(circuit.inputs)
+    prefix = "target_"
+    while any(prefix + a.name in taken for a in lowered.assignments):
+        prefix += "_"
+    mapping = {n: n for n in circuit.inputs} | {a.name: prefix + a.name for a in lowered.assignments}
+    moved = lowered.renamed(mapping)
+    name = "difference"
+    while name in taken or name in mapping.values():
+        name += "_"
+    diff = Assignment(name, ((output, 1), (moved.output, -1)), 0, Activation.LINEAR)
+    return Circuit(circuit.inputs, circuit.assignments + moved.assignments + (diff,), (name,))

@@ -8,6 +8,7 @@ import time
 import z3
 
 from symbolic import interval
+from verify import regions
 from verify.circuit_to_z3 import Encoder, model_value, z3_number
 from verify.claim import Claim, Equality, Predicate, Tolerance
 from verify.result import Result, Verdict, confirmed, replay
@@ -19,10 +20,13 @@ class Config:
 
     ``timeout_s``: z3's budget per query (the verdict is ``unknown`` when it runs out).
     ``max_points``: finite domains with at most this many points are checked point by point.
+    ``max_cells``: budget of linear regions for 1- or 2-input claims on a bounded box (0: never
+    enumerate regions); past it the claim goes to z3.
     """
 
     timeout_s: float = 10.0
     max_points: int = 4096
+    max_cells: int = 200_000
 
     def __post_init__(self) -> None:
         if not self.timeout_s > 0:
@@ -45,6 +49,10 @@ def decide(claim: Claim, config: Config = Config()) -> Result:
     try:
         if not claim.parameters and claim.domain.size(claim.circuit.inputs) <= config.max_points:
             return _exhaustive(claim, start)
+        if config.max_cells:
+            result = _regions(claim, config, start)
+            if result is not None:
+                return result
         return _solve(claim, config, start)
     except interval.Undecided as exc:
         return Result(claim, Verdict.UNKNOWN, "interval", time.perf_counter() - start, reason=str(exc))
@@ -60,6 +68,36 @@ def _exhaustive(claim: Claim, start: float) -> Result:
                           evidence=f"exact evaluation; failed at point {count}")
     return Result(claim, Verdict.PROVED, "exhaustive", time.perf_counter() - start,
                   evidence=f"exact evaluation of all {count} points")
+
+
+def _regions(claim: Claim, config: Config, start: float) -> Result | None:
+    """Decide an equality/tolerance claim on a 1-2 input box by exact region enumeration, or None."""
+    if claim.parameters or not isinstance(claim.kind, (Equality, Tolerance)):
+        return None
+    box = regions.applicable_box(claim.circuit.inputs, claim.domain)
+    if box is None:
+        return None
+    try:
+        found = regions.difference_cells(claim.circuit, claim.target, box, claim.output, config.max_cells)
+    except regions.TooManyRegions:
+        return None
+    if found is None:
+        return None
+    cells, name = found
+    eps = claim.kind.eps if isinstance(claim.kind, Tolerance) else 0
+    worst, vertex, count = regions.vertex_extremes(cells, name)
+    if worst <= eps:
+        return Result(claim, Verdict.PROVED, "regions", time.perf_counter() - start,
+                      evidence=f"N - f is affine on each of {len(cells)} linear regions of the box and "
+                               f"|N - f| <= {eps} at all {count} of their vertices")
+    point = {n: regions.to_fraction(x) for n, x in zip(claim.circuit.inputs, vertex)}
+    if not claim.domain.contains(point):
+        point = regions.interior_witness(cells, name, lambda d: abs(d) > eps, claim.domain, claim.circuit.inputs)
+        if point is None:
+            return None
+    found_cex = confirmed(claim, point, "region enumeration")
+    return Result(claim, Verdict.REFUTED, "regions", time.perf_counter() - start, found_cex,
+                  evidence=f"vertex of one of {len(cells)} linear regions, replayed exactly")
 
 
 def negation(claim: Claim, enc: Encoder) -> z3.BoolRef:

@@ -13,6 +13,7 @@ import z3
 from symbolic import errors
 from symbolic.circuit import Circuit
 from symbolic.evaluate import evaluate_expr
+from verify import regions
 from verify.circuit_to_z3 import Encoder, model_value
 from verify.domain import Domain, RealInterval
 
@@ -73,12 +74,15 @@ def max_error(
     timeout_s: float = 60.0,
     max_points: int = 4096,
     output: str | None = None,
+    max_cells: int = 200_000,
 ) -> MaxError:
     """``max |N(x) - f(x)|`` over ``domain`` (bounded), exactly.
 
-    Small finite domains are evaluated point by point; otherwise z3's optimiser maximises
-    ``N - f`` and ``f - N`` exactly over the domain's closure (the error is continuous for the
-    piecewise-linear targets this accepts, so the sup over an open box is this max).
+    Small finite domains are evaluated point by point. A box over 1 or 2 inputs with a continuous
+    piecewise-linear target is split into the linear regions of ``N - f``; the maximum of an
+    affine function on a cell is at a vertex, so the largest vertex value is the exact maximum.
+    Otherwise z3's optimiser maximises ``N - f`` and ``f - N`` exactly. Both work on the closure
+    of the domain (the error is continuous, so the sup over an open box is that maximum).
 
     >>> from networks.library import make_minimum
     >>> from symbolic.relu import sym
@@ -99,6 +103,20 @@ def max_error(
                 best, at = value, point
         return MaxError(best, at, best, best, "exhaustive", time.perf_counter() - start)
     closed = _closure(domain, inputs)
+    box = regions.applicable_box(inputs, closed)
+    if box is not None and max_cells:
+        try:
+            found = regions.difference_cells(circuit, target, box, output, max_cells)
+        except regions.TooManyRegions:
+            found = None
+        if found is not None:
+            cells, name = found
+            worst, vertex, _ = regions.vertex_extremes(cells, name)
+            at = {n: regions.to_fraction(x) for n, x in zip(inputs, vertex)}
+            value = error_at(circuit, target, at, output)
+            if value != regions.to_fraction(worst):
+                raise errors.ReplayError(f"region maximum {worst} does not replay at {at}")
+            return MaxError(value, at, value, value, "regions", time.perf_counter() - start)
     enc = Encoder(closed, inputs)
     network = enc.encode_circuit(circuit)[output]
     difference = network - enc.expr(target)

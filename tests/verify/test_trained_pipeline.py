@@ -204,3 +204,35 @@ def test_a_min_net_trained_a_few_hundred_steps_rounds_and_proves():
     assert loss.item() < 1e-8
     result = round_and_prove(Claim(from_module(net), sp.Min(X1, X2)))
     assert result.proved and closed_form(result.rounded, minmax=True) == sp.Min(X1, X2)
+
+
+BENCH = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "models"
+
+
+@pytest.mark.skipif(not BENCH.exists(), reason="../shared/bench/models is not beside the repository")
+@pytest.mark.parametrize("name", ["hand_min", "mlp_w4", "mlp_w8", "mlp_8x8"])
+def test_regions_and_z3_agree_on_bench_models(name):
+    """Differential: the region method and z3 give the same verdicts and the same exact max error."""
+    from verify.decide import Config, decide
+
+    net = json_to_circuit.load(BENCH / f"{name}.json")
+    target = sp.Min(X1, X2)
+    by_regions = max_error(net, target, BOX)
+    by_z3 = max_error(net, target, BOX, max_cells=0)
+    assert (by_regions.method, by_z3.method) == ("regions", "z3-optimize")
+    assert by_regions.value == by_z3.value
+    for eps in (by_regions.value, by_regions.value / 2):
+        claim = Claim(net, target, BOX, Tolerance(eps))
+        fast, slow = decide(claim), decide(claim, Config(max_cells=0))
+        assert fast.method == "regions" and slow.method == "z3"
+        assert fast.verdict is slow.verdict
+
+
+def test_regions_refute_on_open_box_with_an_interior_point():
+    net = from_layers([([[1]], None), ([[1]], None)])
+    domain = Domain({"x": RealInterval(-1, 0, lo_open=True, hi_open=True)})
+    from verify.decide import decide
+
+    result = decide(Claim(net, X, domain))
+    assert result.verdict is Verdict.REFUTED and result.method == "regions"
+    assert -1 < result.counterexample.point["x"] < 0
