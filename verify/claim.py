@@ -13,6 +13,7 @@ from symbolic import errors
 from symbolic.circuit import Circuit, to_fraction
 from symbolic.evaluate import evaluate_expr
 from symbolic.interval import compare
+from symbolic.printing import show
 from verify.domain import Domain
 
 
@@ -55,6 +56,8 @@ class Predicate:
         object.__setattr__(self, "threshold", to_fraction(self.threshold, "threshold"))
 
     def describe(self, network: str, target: str) -> str:
+        if target == "True":
+            return f"{network} {self.op} {self.threshold} everywhere"
         return f"({network} {self.op} {self.threshold}) <=> ({target})"
 
 
@@ -121,9 +124,10 @@ class Claim:
         """Inputs then parameters: every universally quantified variable."""
         return tuple(self.circuit.inputs) + self.parameters
 
-    def statement(self, network: str = "N(x)") -> str:
-        """One-line statement, e.g. ``N(x) = Min(x1, x2)``."""
-        return self.kind.describe(network, sp.sstr(self.target))
+    def statement(self, network: str | None = None) -> str:
+        """One-line statement, e.g. ``N(x1, x2) = Min(x1, x2)``."""
+        network = network or f"N({', '.join(self.circuit.inputs)})"
+        return self.kind.describe(network, show(self.target))
 
     def holds_at(self, point: Mapping[str, object]) -> tuple[bool, object, object]:
         """Exactly decide the claim at one point: ``(holds, network value, target value)``.

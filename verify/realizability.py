@@ -14,6 +14,7 @@ import z3
 from symbolic import errors
 from symbolic.circuit import Assignment, Circuit, to_fraction
 from symbolic.evaluate import evaluate_expr
+from symbolic.printing import show
 from verify.circuit_to_z3 import Encoder, model_value
 from verify.domain import Domain
 from verify.result import Counterexample, Result, Verdict
@@ -54,8 +55,9 @@ class Unrealizable:
     def domain(self) -> Domain:
         return self.parameter_domain
 
-    def statement(self, network: str = "N_w(x)") -> str:
-        return f"for all weights w: {network} != {sp.sstr(self.target)} at some point of {len(self.points)}"
+    def statement(self, network: str | None = None) -> str:
+        network = network or f"N_w({', '.join(self.template.inputs)})"
+        return f"for all weights w: {network} != {show(self.target)} at one of {len(self.points)} points"
 
     def fits(self, weights: Mapping[str, Fraction]) -> tuple[bool, list, list]:
         """Whether the network with ``weights`` equals the target at every witness point."""

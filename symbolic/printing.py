@@ -1,0 +1,26 @@
+"""Readable one-line text for expressions: Iverson brackets, R(.) for ReLU, exact rationals."""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.str import StrPrinter
+
+
+class _Printer(StrPrinter):
+    def _print_Piecewise(self, expr):
+        pieces = expr.args
+        if len(pieces) == 2 and pieces[0][0] == 1 and pieces[1][0] == 0 and pieces[1][1] == sp.true:
+            return f"[{self._print(pieces[0][1])}]"
+        if len(pieces) == 2 and pieces[1][1] == sp.true:
+            return f"if({self._print(pieces[0][1])}, {self._print(pieces[0][0])}, {self._print(pieces[1][0])})"
+        return super()._print_Piecewise(expr)
+
+
+def show(expr: sp.Basic) -> str:
+    """``expr`` as text that the whitelist parser reads back.
+
+    >>> x = sp.Symbol('x', real=True)
+    >>> show(sp.Piecewise((1, x < 10), (0, True)))
+    '[x < 10]'
+    """
+    return _Printer().doprint(expr)
