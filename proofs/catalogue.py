@@ -12,12 +12,15 @@ import sympy as sp
 from networks import library as lib
 from symbolic import errors
 from symbolic.circuit import Activation, Builder, Circuit
+from symbolic.circuit_to_closed_form import closed_form
+from symbolic.printing import show
 from symbolic.relu import ReLU, sym
 from verify.claim import Claim, Predicate, Tolerance, indicator
 from verify.decide import Config, decide
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
 from verify.realizability import Unrealizable, decide_unrealizable, grid
 from verify.result import Result, Verdict
+from verify.rounding import round_and_prove
 
 PROVED, REFUTED = Verdict.PROVED, Verdict.REFUTED
 
@@ -30,12 +33,25 @@ class Theorem:
     source: str
     claim: Claim | Unrealizable
     expected: Verdict
+    round_first: bool = False  # trained models: canonicalise and round, then prove the same claim
 
     def run(self, config: Config = Config()) -> Result:
         """Decide the claim (never returns a verdict it does not have evidence for)."""
+        return self.run_with_facts(config)[0]
+
+    def run_with_facts(self, config: Config = Config()) -> tuple[Result, dict]:
+        """The result, and the facts a report shows beside it (closed form; rounding for trained nets)."""
         if isinstance(self.claim, Unrealizable):
-            return decide_unrealizable(self.claim, config.timeout_s)
-        return decide(self.claim, config)
+            return decide_unrealizable(self.claim, config.timeout_s), {}
+        if not self.round_first:
+            return decide(self.claim, config), {}
+        rounding = round_and_prove(self.claim, config)
+        facts = {
+            "rounded_expression": show(closed_form(rounding.rounded, minmax=True)),
+            "denominator": rounding.denominator,
+            "rounding_attempts": [[q, v.value] for q, v in rounding.attempts],
+        }
+        return rounding.result, facts
 
     @property
     def circuit(self) -> Circuit:
