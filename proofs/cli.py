@@ -255,6 +255,69 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- explain ------------------------------------------------------------------------------------
+def _load_source(args: argparse.Namespace):
+    """A model file when SOURCE names an existing file, else a network expression."""
+    from pathlib import Path
+
+    if Path(args.source).is_file():
+        args.model = args.source
+        return _load_model(args)
+    from proofs.text_to_expr import parse_expression, parse_names
+    from symbolic.expr_to_circuit import expr_to_circuit
+
+    names = list(parse_names(args.inputs)) if args.inputs else None
+    return expr_to_circuit(parse_expression(args.source), names)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from proofs import analysis
+    from proofs.text_to_expr import parse_number
+    from symbolic.circuit_to_features import name_features, reconstructors
+    from symbolic.printing import show
+    from verify.decide import Config
+
+    circuit = _load_source(args)
+    config = Config(timeout_s=args.timeout)
+    edits = []
+    for neuron in args.drop or []:
+        circuit = analysis.ablate(circuit, neuron)
+        edits.append(f"dropped {neuron}")
+    for spec in args.set or []:
+        target, _, value = spec.partition("=")
+        neuron, _, source = target.partition(".")
+        if not (neuron and source and value):
+            raise errors.ParseError(f"--set takes NEURON.SOURCE=VALUE (SOURCE may be bias), got {spec!r}")
+        circuit = analysis.edit(circuit, neuron, source, parse_number(value))
+        edits.append(f"set {neuron}.{source} = {value}")
+    form, proof = analysis.explain(circuit, config)
+    report = {
+        "edits": edits,
+        "closed_form": show(form),
+        "closed_form_verdict": proof.verdict.value,
+        "closed_form_method": proof.method,
+        "features": [{"neuron": f.neuron, "kind": f.kind, "description": f.description,
+                      "scale": str(f.scale)} for f in name_features(circuit)],
+        "reconstructors": [r.description for r in reconstructors(circuit)],
+        "library_matches": [m.description for m in analysis.match_library(circuit, config)],
+        "sub_circuits": analysis.sub_circuits(circuit),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        if edits:
+            print("edits: " + "; ".join(edits))
+        print(f"closed form: {report['closed_form']}  ({proof.verdict.value} on R^n, {proof.method})")
+        print("features:")
+        for f in report["features"]:
+            print(f"  {f['neuron']}: {f['description']}" + ("" if f["scale"] == "1" else f" (x{f['scale']})"))
+        for key in ("reconstructors", "library_matches", "sub_circuits"):
+            print(f"{key.replace('_', ' ')}:" + ("" if report[key] else " none"))
+            for line in report[key]:
+                print(f"  {line}")
+    return _verdict_exit(proof.verdict)
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mathcircuits", description="Formal answers about small ReLU networks.")
@@ -301,6 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="print JSON")
     m.add_argument("--timeout", type=float, default=60.0, metavar="S", help="z3 timeout per query (s)")
     m.set_defaults(func=cmd_simplify)
+
+    e = sub.add_parser("explain", help="name features, match library circuits, ablate or edit neurons")
+    e.add_argument("source", metavar="SOURCE", help="a model file, or a network expression")
+    e.add_argument("--drop", action="append", metavar="NEURON", help="remove a neuron (repeatable)")
+    e.add_argument("--set", action="append", metavar="NEURON.SOURCE=VALUE", help="edit one weight (repeatable)")
+    e.add_argument("--inputs", help="input names, e.g. a,b")
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument("--timeout", type=float, default=10.0, metavar="S", help="z3 timeout per query (s)")
+    e.set_defaults(func=cmd_explain)
 
     t = sub.add_parser("train", help="train a seed recipe and save the model as JSON weights")
     t.add_argument("name", metavar="NAME", help="recipe name, e.g. minimum, absolute_value, min_skip, is_even")
