@@ -19,11 +19,11 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from symbolic.atomic import write_text_atomic
 from symbolic.circuit import Activation, Assignment, Circuit, default_names, from_layers
 from symbolic.errors import InvalidCircuitError, ModelFormatError
 
@@ -138,18 +138,7 @@ def dumps(circuit: Circuit, metadata: Mapping | None = None) -> str:
 
 def dump(circuit: Circuit, path: str | os.PathLike, metadata: Mapping | None = None) -> None:
     """Write ``circuit`` to ``path`` atomically (temporary file, then ``os.replace``)."""
-    text = dumps(circuit, metadata)
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, dumps(circuit, metadata))
 
 
 # -- reading -------------------------------------------------------------------------------------

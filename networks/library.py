@@ -9,7 +9,7 @@ import sympy as sp
 from networks.compose import compose
 from symbolic import errors
 from symbolic.circuit import Activation, Builder, Circuit
-from symbolic.relu import ReLU, sym
+from symbolic.relu import ReLU, sym  # noqa: F401 - ReLU is used by the doctests
 
 Pair = Sequence[str]
 

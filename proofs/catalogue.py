@@ -46,12 +46,15 @@ class Theorem:
         if not self.round_first:
             return decide(self.claim, config), {}
         rounding = round_and_prove(self.claim, config)
+        result = dataclasses.replace(rounding.result, elapsed_s=rounding.elapsed_s,
+                                     method=f"round(q<={rounding.denominator})+{rounding.result.method}")
         facts = {
             "rounded_expression": show(closed_form(rounding.rounded, minmax=True)),
             "denominator": rounding.denominator,
+            "rounded_relu_form": show(closed_form(rounding.rounded)),
             "rounding_attempts": [[q, v.value] for q, v in rounding.attempts],
         }
-        return rounding.result, facts
+        return result, facts
 
     @property
     def circuit(self) -> Circuit:
@@ -215,6 +218,8 @@ def register(source: ExtraSource) -> ExtraSource:
 @functools.cache
 def seed_theorems() -> tuple[Theorem, ...]:
     """Every theorem of the catalogue, in a stable order, with unique names."""
+    import proofs.trained_catalogue  # noqa: F401 - registers the trained-model rows
+
     theorems = _section_a() + _section_b()
     for source in _EXTRA:
         theorems.extend(source())

@@ -62,13 +62,15 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
 
 def _print_table(rows) -> None:
-    header = f"{'name':36s} {'statement':50s} {'domain':26s} {'verdict':8s} {'method':17s} {'s':>6s}"
+    width = max(len(t.name) for t, _ in rows)
+    method = max(len(r.method) for _, r in rows)
+    header = f"{'name':{width}s} {'statement':46s} {'domain':24s} {'verdict':8s} {'method':{method}s} {'s':>6s}"
     print(header)
     print("-" * len(header))
     for t, r in rows:
         mark = "" if r.verdict is t.expected else f" (expected {t.expected.value})"
-        print(f"{t.name:36s} {_shorten(t.statement(), 50):50s} {_shorten(t.domain(), 26):26s} "
-              f"{r.verdict.value:8s} {r.method:17s} {r.elapsed_s:6.3f}{mark}")
+        print(f"{t.name:{width}s} {_shorten(t.statement(), 46):46s} {_shorten(t.domain(), 24):24s} "
+              f"{r.verdict.value:8s} {r.method:{method}s} {r.elapsed_s:6.3f}{mark}")
 
 
 # -- claim ------------------------------------------------------------------------------------
