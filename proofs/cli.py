@@ -320,6 +320,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return _verdict_exit(proof.verdict)
 
 
+# -- census -------------------------------------------------------------------------------------
+def cmd_census(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from proofs import census
+
+    if args.seeds < 1 or args.workers < 1:
+        raise errors.ClaimError("--seeds and --workers must be at least 1")
+    out = Path(args.out) if args.out else None
+    if out is not None and not out.parent.is_dir():
+        raise errors.ClaimError(f"the folder of --out {out} does not exist")
+    records = census.run_census(args.function, range(args.first, args.first + args.seeds), out, args.workers,
+                                args.scheduler, args.steps,
+                                on_result=None if args.json else census.progress_printer())
+    data = census.summary(args.function, records)
+    print(json.dumps(data, indent=2) if args.json else census.format_table(data))
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mathcircuits", description="Formal answers about small ReLU networks.")
@@ -375,6 +394,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--timeout", type=float, default=10.0, metavar="S", help="z3 timeout per query (s)")
     e.set_defaults(func=cmd_explain)
+
+    n = sub.add_parser("census", help="train many seeds of a recipe, prove each, group them into families")
+    n.add_argument("function", metavar="FUNCTION", help="recipe name, e.g. minimum, min_skip, absolute_value")
+    n.add_argument("--seeds", type=int, required=True, help="number of seeds")
+    n.add_argument("--first", type=int, default=0, help="first seed (default 0)")
+    n.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local worker processes")
+    n.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster, e.g. tcp://host:8786")
+    n.add_argument("--out", metavar="FILE", help="JSON lines, one per seed; a rerun skips seeds already there")
+    n.add_argument("--steps", type=int, help="override the recipe's number of steps (quick runs)")
+    n.add_argument("--json", action="store_true", help="print the summary as JSON")
+    n.set_defaults(func=cmd_census)
 
     t = sub.add_parser("train", help="train a seed recipe and save the model as JSON weights")
     t.add_argument("name", metavar="NAME", help="recipe name, e.g. minimum, absolute_value, min_skip, is_even")

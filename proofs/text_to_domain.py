@@ -33,9 +33,11 @@ def parse_domain(text: str, variables: Sequence[str]) -> Domain:
 
 def _intersect(a: RealInterval, b: RealInterval) -> RealInterval:
     """The intersection of two real intervals (DomainError when it is empty)."""
-    lo = max((a.lo, a.lo_open), (b.lo, b.lo_open), key=lambda e: (e[0] is not None, e[0] or 0, e[1]))
-    hi = min((a.hi, a.hi_open), (b.hi, b.hi_open), key=lambda e: (e[0] is None, e[0] or 0, not e[1]))
-    return RealInterval(lo[0], hi[0], lo_open=lo[1], hi_open=hi[1])
+    lows, highs = [(a.lo, a.lo_open), (b.lo, b.lo_open)], [(a.hi, a.hi_open), (b.hi, b.hi_open)]
+    # the larger lower end and the smaller upper end win; None is infinite; open beats closed
+    lo, lo_open = max(lows, key=lambda end: (end[0] is not None, end[0] or 0, end[1]))
+    hi, hi_open = min(highs, key=lambda end: (end[0] is None, end[0] or 0, not end[1]))
+    return RealInterval(lo, hi, lo_open=lo_open, hi_open=hi_open)
 
 
 def _integers_in(interval: RealInterval) -> IntegerRange:
@@ -155,29 +157,36 @@ class _DomainParser:
 
     def relations(self) -> None:
         """``x > 0``, ``1 >= x``, ``-1 <= x < 1``: each step bounds one variable by a number."""
-        s = self.s
-        operands = [self.operand()]
+        s, count = self.s, 0
+        left = self.operand()
         while op := s.accept(*_RELATIONS):
             if op.text == "!=":
                 s.fail("'!=' cannot describe a domain; use a finite set or two intervals", op)
-            left, right = operands[-1][0], self.operand()
-            operands.append(right)
-            if isinstance(left, str) == isinstance(right[0], str):
+            right = self.operand()
+            if isinstance(left, str) == isinstance(right, str):
                 s.fail("each comparison in a domain needs one variable and one number", op)
-            name, rel, c = (left, op.text, right[0]) if isinstance(left, str) else (
-                right[0], _FLIP[op.text], left)
-            lo, hi = {">": (c, None), ">=": (c, None), "<": (None, c), "<=": (None, c)}.get(rel, (c, c))
-            interval = RealInterval(lo, hi, lo_open=rel == ">", hi_open=rel == "<")
-            previous = self.bounds.get(name, (REALS, op))[0]
-            self.bounds[name] = (self.narrow(name, previous, interval), op)
-        if len(operands) == 1:
+            if isinstance(left, str):
+                self.bound(left, op.text, right, op)
+            else:
+                self.bound(right, _FLIP[op.text], left, op)
+            left, count = right, count + 1
+        if count == 0:
             s.fail(f"expected 'in' or a comparison but found {s.peek().show()}")
 
-    def operand(self) -> tuple[str | fractions.Fraction, tx.Token]:
+    def operand(self) -> str | fractions.Fraction:
+        """A variable name or an exact number."""
         s, tok = self.s, self.s.peek()
         if tok.kind == "name" and tok.text not in tx.RESERVED and s.peek(1).text != "(":
-            return self.variable(s.next()), tok
-        return tx.parse_constant(s), tok
+            return self.variable(s.next())
+        return tx.parse_constant(s)
+
+    def bound(self, name: str, rel: str, value: fractions.Fraction, op: tx.Token) -> None:
+        """Record ``name rel value``, intersected with the earlier bounds on ``name``."""
+        lo = value if rel in (">", ">=", "==") else None
+        hi = value if rel in ("<", "<=", "==") else None
+        interval = RealInterval(lo, hi, lo_open=rel == ">", hi_open=rel == "<")
+        previous = self.bounds.get(name, (REALS, op))[0]
+        self.bounds[name] = (self.narrow(name, previous, interval), op)
 
     @staticmethod
     def narrow(name: str, a: RealInterval, b: RealInterval) -> RealInterval:

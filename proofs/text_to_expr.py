@@ -33,20 +33,27 @@ _HINTS = {"'": " (strings are not allowed)", '"': " (strings are not allowed)",
           "=": " (use '==' to compare)", ";": " (only one expression is allowed)",
           "#": " (comments are not allowed)", ".": " (attribute access is not allowed)"}
 
+
+def _on_numbers(op: Callable[..., sp.Expr]) -> Callable[..., sp.Expr]:
+    """``op`` evaluated only when every argument is a number (``abs(-2)`` is 2): sympy's own
+    simplification of nested Min/Max/Abs/floor/Mod is super-linear (``mod(x1 - mod(x2 - ...``
+    24 deep takes seconds), so symbolic calls stay as written and the verifier handles them."""
+    return lambda *args: op(*args, evaluate=all(arg.is_Number for arg in args))
+
+
 _SIMPLE: dict[str, tuple[Callable[..., sp.Expr], int, int | None]] = {
     **dict.fromkeys(("relu", "ReLU", "R"), (relu.ReLU, 1, 1)),
     **dict.fromkeys(("sigmoid", "S"), (relu.Sigmoid, 1, 1)),
-    **dict.fromkeys(("abs", "Abs"), (sp.Abs, 1, 1)),
-    **dict.fromkeys(("min", "Min"), (sp.Min, 2, None)),
-    **dict.fromkeys(("max", "Max"), (sp.Max, 2, None)),
+    **dict.fromkeys(("abs", "Abs"), (_on_numbers(sp.Abs), 1, 1)),
+    **dict.fromkeys(("min", "Min"), (_on_numbers(sp.Min), 2, None)),
+    **dict.fromkeys(("max", "Max"), (_on_numbers(sp.Max), 2, None)),
     **dict.fromkeys(("heaviside", "Heaviside", "H"), (sp.Heaviside, 1, 2)),
-    "floor": (sp.floor, 1, 1),
-    **dict.fromkeys(("ceil", "ceiling"), (sp.ceiling, 1, 1)),
-    **dict.fromkeys(("mod", "Mod"), (sp.Mod, 2, 2)),
+    "floor": (_on_numbers(sp.floor), 1, 1),
+    **dict.fromkeys(("ceil", "ceiling"), (_on_numbers(sp.ceiling), 1, 1)),
+    **dict.fromkeys(("mod", "Mod"), (_on_numbers(sp.Mod), 2, 2)),  # also the % operator
 }
 _TAKES = {(1, 1): "exactly 1 argument", (2, 2): "exactly 2 arguments", (1, 2): "1 or 2 arguments",
-          (2, None): "2 or more arguments",
-          (3, 3): "exactly 3 arguments (condition, value if true, value if false)"}
+          (2, None): "2 or more arguments", (3, 3): "exactly 3 arguments (condition, then, else)"}
 FUNCTIONS = frozenset(_SIMPLE) | {"if", "piecewise"}
 KEYWORDS = frozenset({"and", "or", "not", "in"})
 _BOOLEANS = {"True": sp.true, "true": sp.true, "False": sp.false, "false": sp.false}
@@ -79,22 +86,11 @@ def _show(text: str) -> str:
     return f'"{_clean(text)}"' if "'" in text else f"'{_clean(text)}'"
 
 
-def _quote(text: str, pos: int) -> str:
-    if len(text) <= 80:
-        return f'"{_clean(text)}"'
+def _fail(text: str, pos: int, message: str) -> typing.NoReturn:
+    """Raise the one-line ParseError ``message at column N in "text"`` (text cut to ~80 chars)."""
     start = max(0, min(pos - 40, len(text) - 80))
-    left, right = ("..." if start else ""), ("..." if start + 80 < len(text) else "")
-    return f'"{left}{_clean(text[start:start + 80])}{right}"'
-
-
-def fail(text: str, pos: int, message: str) -> typing.NoReturn:
-    """Raise a one-line ParseError: ``message at column N in "text"``.
-
-    >>> fail("x $ 1", 2, "unexpected '$'")
-    Traceback (most recent call last):
-    symbolic.errors.ParseError: unexpected '$' at column 3 in "x $ 1"
-    """
-    raise errors.ParseError(f"{_clean(message)} at column {pos + 1} in {_quote(text, pos)}")
+    excerpt = f"{'...' * (start > 0)}{text[start:start + 80]}{'...' * (start + 80 < len(text))}"
+    raise errors.ParseError(f"{_clean(message)} at column {pos + 1} in \"{_clean(excerpt)}\"")
 
 
 def tokenize(text: str) -> list[Token]:
@@ -106,24 +102,23 @@ def tokenize(text: str) -> list[Token]:
     if not isinstance(text, str):
         raise errors.ParseError(f"expected text, got {type(text).__name__}")
     if len(text) > MAX_TEXT:
-        fail(text, MAX_TEXT, f"text of {len(text)} characters is longer than {MAX_TEXT}")
+        _fail(text, MAX_TEXT, f"text of {len(text)} characters is longer than {MAX_TEXT}")
     tokens, pos = [], 0
     while pos < len(text):
         if (match := _TOKEN.match(text, pos)) is None:
-            fail(text, pos, f"unexpected {_show(text[pos])}{_HINTS.get(text[pos], '')}")
+            _fail(text, pos, f"unexpected {_show(text[pos])}{_HINTS.get(text[pos], '')}")
         kind, raw = match.lastgroup, match.group()
         if kind == "name" and raw.startswith("__"):
-            fail(text, pos, f"name '{raw[:MAX_NAME]}' may not start with '__'")
+            _fail(text, pos, f"name '{raw[:MAX_NAME]}' may not start with '__'")
         if kind == "name" and len(raw) > MAX_NAME:
-            fail(text, pos, f"name '{raw[:20]}...' is longer than {MAX_NAME} characters")
+            _fail(text, pos, f"name '{raw[:20]}...' is longer than {MAX_NAME} characters")
         if kind == "num" and sum(c.isdigit() for c in match.group("mantissa")) > MAX_DIGITS:
-            fail(text, pos, f"number with more than {MAX_DIGITS} digits")
+            _fail(text, pos, f"number with more than {MAX_DIGITS} digits")
         exponent = (match.group("exp") or "0").lstrip("+-").lstrip("0") or "0"
         if len(exponent) > 3 or int(exponent) > MAX_EXPONENT:
-            fail(text, pos, f"exponent of '{raw[:20]}' beyond ±{MAX_EXPONENT}")
-        canonical = _ALIASES.get(raw, raw) if kind == "alias" else raw
-        if kind == "alias":
-            kind = "name" if canonical.isalpha() else "op"
+            _fail(text, pos, f"exponent of '{raw[:20]}' beyond ±{MAX_EXPONENT}")
+        canonical = _ALIASES.get(raw, raw)
+        kind = ("name" if canonical.isalpha() else "op") if kind == "alias" else kind
         if kind != "space":
             tokens.append(Token(kind, canonical, pos, raw))
         pos = match.end()
@@ -179,15 +174,15 @@ class TokenStream:
         self.depth -= 1
 
     def fail(self, message: str, token: Token | None = None) -> typing.NoReturn:
-        fail(self.text, (token or self.peek()).pos, message)
+        _fail(self.text, (token or self.peek()).pos, message)
 
 
 def guarded(text: str, work: Callable[[], typing.Any]) -> typing.Any:
     """Run ``work()``, turning every failure except ParseError/DomainError into a ParseError.
 
-    >>> guarded("1/0", lambda: 1 // 0)
+    >>> guarded("x", lambda: {}["k"])
     Traceback (most recent call last):
-    symbolic.errors.ParseError: cannot parse (ZeroDivisionError: integer division or modulo by zero) at column 1 in "1/0"
+    symbolic.errors.ParseError: cannot parse (KeyError: 'k') at column 1 in "x"
     """
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, _STACK))  # MAX_DEPTH levels take ~5 frames each
@@ -196,8 +191,9 @@ def guarded(text: str, work: Callable[[], typing.Any]) -> typing.Any:
     except (errors.ParseError, errors.DomainError):
         raise
     except Exception as exc:  # noqa: BLE001 - the contract: only ParseError escapes
-        why = "too deeply nested" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {exc}"
-        fail(text if isinstance(text, str) else "", 0, f"cannot parse ({why})")
+        why = f"{type(exc).__name__}: {exc}"
+        why = "too deeply nested" if isinstance(exc, RecursionError) else why
+        _fail(text if isinstance(text, str) else "", 0, f"cannot parse ({why[:120]})")
     finally:
         sys.setrecursionlimit(limit)
 
@@ -223,7 +219,7 @@ class _Parser:
             elif op.text in ("^", "**"):
                 left = self.power(left, op)
             else:
-                left = self.binary(op, left, self.expression(_BINARY[op.text] + 1))
+                left = self.run(left, op)
         return left
 
     def prefix(self) -> _Val:
@@ -232,7 +228,8 @@ class _Parser:
             value = fractions.Fraction(tok.text)
             bits = value.numerator.bit_length() + value.denominator.bit_length()
             return _Val(sp.Rational(value.numerator, value.denominator), bits, tok)
-        if tok.kind == "name" and tok.text != "not" and (s.peek().kind, s.peek().text) != ("op", "("):
+        calls = (s.peek().kind, s.peek().text) == ("op", "(")
+        if tok.kind == "name" and tok.text != "not" and not calls:
             if tok.text not in RESERVED or tok.text in _BOOLEANS:
                 value = _BOOLEANS[tok.text] if tok.text in _BOOLEANS else relu.sym(tok.text)
                 return _Val(value, 1, tok)
@@ -279,17 +276,32 @@ class _Parser:
             self.s.fail(f"numbers too large (more than {MAX_BITS} bits)", at)
         return bits
 
-    def binary(self, op: Token, left: _Val, right: _Val) -> _Val:
-        bits = self._budget(left.bits + right.bits + 1, op)
-        if op.text in ("and", "&", "or", "|"):
-            a, b = self.condition(left), self.condition(right)
-            return _Val(sp.And(a, b) if op.text in ("and", "&") else sp.Or(a, b), bits, left.tok)
-        a, b = self.number(left), self.number(right)
-        if op.text in ("/", "%") and b.is_zero:
-            self.s.fail(f"{'division' if op.text == '/' else 'modulo'} by zero", op)
-        result = {"+": sp.Add, "-": lambda p, q: p - q, "*": sp.Mul, "/": lambda p, q: p / q,
-                  "%": sp.Mod}[op.text](a, b)
-        return _Val(result, bits, left.tok)
+    def run(self, left: _Val, op: Token) -> _Val:
+        """``a + b - c`` (or ``*/%``, ``and``, ``or``): one n-ary sympy call for the whole run,
+        since folding sympy's Add/Mul/And/Or pairwise is quadratic in the number of operands."""
+        level, items, s = _BINARY[op.text], [], self.s
+        while True:
+            items.append((op, self.expression(level + 1)))
+            if (op := s.peek()).kind not in ("op", "name") or _BINARY.get(op.text) != level:
+                break
+            s.next()
+        bits = self._budget(left.bits + sum(v.bits + 1 for _, v in items), items[-1][0])
+        if level in (_BINARY["or"], _BINARY["and"]):
+            conditions = [self.condition(left), *(self.condition(v) for _, v in items)]
+            return _Val((sp.Or if level == _BINARY["or"] else sp.And)(*conditions), bits, left.tok)
+        if level == _BINARY["+"]:
+            terms = [self.number(v) * (-1 if op.text == "-" else 1) for op, v in items]
+            return _Val(sp.Add(self.number(left), *terms), bits, left.tok)
+        factors = [self.number(left)]
+        for op, val in items:
+            factor = self.number(val)
+            if op.text in ("/", "%") and factor.is_zero:
+                s.fail(f"{'division' if op.text == '/' else 'modulo'} by zero", op)
+            if op.text == "%":
+                factors = [_SIMPLE["mod"][0](sp.Mul(*factors), factor)]
+            else:
+                factors.append(factor if op.text == "*" else 1 / factor)
+        return _Val(sp.Mul(*factors), bits, left.tok)
 
     def chain(self, left: _Val, op: Token) -> _Val:
         """``a < b <= c`` is ``a < b and b <= c``, as in Python."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import pathlib
+import time
 from fractions import Fraction
 
 import pytest
@@ -44,6 +45,12 @@ EXPRESSIONS = [
     ("[x < 10]", sp.Piecewise((1, x < 10), (0, True))),
     ("if(True, x, y) + if(false, x, y)", x + y),
     ("2*[x >= 0 and y >= 0]", 2 * sp.Piecewise((1, sp.And(x >= 0, y >= 0)), (0, True))),
+    # Min/Max/Abs/floor/ceil/Mod fold over numbers but keep symbolic arguments as written
+    ("min(3, 1/2) + max(-1, 2) + abs(-5) + floor(7/2) + ceil(-0.5) + mod(7, 3)",
+     half + 2 + 5 + 3 + 0 + 1),
+    ("abs(2*x)", sp.Abs(2 * x, evaluate=False)),
+    ("min(x, min(y, 1))", sp.Min(x, sp.Min(y, 1, evaluate=False), evaluate=False)),
+    ("floor(x + 1)", sp.floor(x + 1, evaluate=False)),
     # exact numbers
     ("0.1", sp.Rational(1, 10)),
     ("1/3", sp.Rational(1, 3)),
@@ -90,7 +97,7 @@ EXPRESSIONS = [
     ("~(x > 0)", sp.Not(x > 0)),
     ("1 < 2", sp.true),
     # names: anything that is not reserved is a real variable
-    ("N + E + I + pi + x_1 + _t", sym("N") + sym("E") + sym("I") + sym("pi") + sym("x_1") + sym("_t")),
+    ("N + E + I + pi + x_1 + _t", sum(sym(n) for n in ("N", "E", "I", "pi", "x_1", "_t"))),
     ("a" * 64, sym("a" * 64)),
 ]
 
@@ -250,6 +257,28 @@ LIMITS_OK = [
 def test_input_at_the_limits_still_parses(text):
     """Nesting 200 deep, 10,000 characters, 400 digits and |exponent| 16 are all accepted."""
     assert isinstance(parse_expression(text), sp.Basic)
+
+
+PATHOLOGICAL = {
+    "long sum": "+".join(f"x{i}" for i in range(1600)),
+    "long product": "*".join(f"x{i}" for i in range(1600)),
+    "long and": " & ".join(f"x{i} > 0" for i in range(900)),
+    "nested mod": "".join(f"mod(x{i} - " for i in range(200)) + "x" + ", 3)" * 200,
+    "nested min": "".join(f"min(x{i}, " for i in range(200)) + "x" + ")" * 200,
+    "nested abs": "".join(f"abs(x{i} - " for i in range(200)) + "x" + ")" * 200,
+    "nested floor": "".join(f"floor(x{i}/2 - " for i in range(200)) + "x" + ")" * 200,
+    "wide min": "min(" + ", ".join(f"x{i}" for i in range(1500)) + ")",
+}
+
+
+@pytest.mark.parametrize("text", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_pathological_input_parses_in_linear_time(text):
+    """Long runs are built n-ary and Min/Max/Abs/floor/Mod are not simplified (sympy's nested
+    simplification is super-linear), so 10,000 characters parse in well under a few seconds."""
+    assert len(text) <= 10_000
+    start = time.perf_counter()
+    parse_expression(text)
+    assert time.perf_counter() - start < 5
 
 
 def test_parser_never_calls_eval_exec_or_sympify(monkeypatch):
@@ -415,7 +444,8 @@ DOMAIN_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "variables", "fragment"), DOMAIN_ERRORS, ids=lambda v: repr(v)[:40])
+@pytest.mark.parametrize(("text", "variables", "fragment"), DOMAIN_ERRORS,
+                         ids=lambda v: repr(v)[:40])
 def test_bad_domains_raise_a_one_line_parse_error(text, variables, fragment):
     """Malformed domains raise ParseError naming the problem and the column, on one line."""
     with pytest.raises(ParseError) as info:
