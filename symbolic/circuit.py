@@ -273,6 +273,27 @@ class Circuit:
         env = self.evaluate_all(point)
         return tuple(env[o] for o in self.outputs)
 
+    def _assignment_exprs(self) -> list[tuple[str, sp.Expr]]:
+        env = {n: sym(n) for n in self.inputs} | {a.name: sym(a.name) for a in self.assignments}
+        return [(a.name, a.apply(a.pre_activation(env))) for a in self.assignments]
+
+    def _repr_latex_(self) -> str:
+        """Notebook display: the program as aligned LaTeX equations."""
+        rows = [rf"{sp.latex(sym(name))} &= {sp.latex(expr)}" for name, expr in self._assignment_exprs()]
+        return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
+
+    def _repr_html_(self) -> str:
+        """Notebook display: one row per assignment, formulas as presentation MathML."""
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td><code>{escape(name)}</code></td>"
+            f"<td><math>{sp.mathml(expr, printer='presentation')}</math></td></tr>"
+            for name, expr in self._assignment_exprs()
+        )
+        head = f"<caption>inputs {escape(', '.join(self.inputs))}; outputs {escape(', '.join(self.outputs))}</caption>"
+        return f"<table>{head}{rows}</table>"
+
     def __str__(self) -> str:
         lines = [f"inputs: {', '.join(self.inputs)}"]
         env = {n: sym(n) for n in self.inputs} | {a.name: sym(a.name) for a in self.assignments}

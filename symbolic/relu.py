@@ -84,6 +84,9 @@ class ReLU(sp.Function):
     def _latex(self, printer):
         return rf"\operatorname{{R}}\left({printer.doprint(self.args[0])}\right)"
 
+    def _mathml_presentation(self, printer):
+        return _mathml_call(printer, "R", self.args[0])
+
 
 class Sigmoid(sp.Function):
     """The logistic function ``S(z) = 1 / (1 + exp(-z))``, printed ``S(z)``.
@@ -118,6 +121,25 @@ class Sigmoid(sp.Function):
 
     def _sympystr(self, printer):
         return f"S({printer.doprint(self.args[0])})"
+
+    def _mathml_presentation(self, printer):
+        return _mathml_call(printer, "S", self.args[0])
+
+
+def _mathml_call(printer, name: str, arg):
+    """Presentation MathML for ``name(arg)``."""
+    row = printer.dom.createElement("mrow")
+    ident = printer.dom.createElement("mi")
+    ident.appendChild(printer.dom.createTextNode(name))
+    row.appendChild(ident)
+    for piece in ("(", None, ")"):
+        if piece is None:
+            row.appendChild(printer._print(arg))
+        else:
+            mo = printer.dom.createElement("mo")
+            mo.appendChild(printer.dom.createTextNode(piece))
+            row.appendChild(mo)
+    return row
 
 
 def R(arg) -> sp.Expr:

@@ -79,6 +79,26 @@ class Result:
         if self.verdict is not Verdict.REFUTED and self.counterexample is not None:
             raise ValueError(f"a {self.verdict.value} verdict cannot carry a counterexample")
 
+    def _repr_html_(self) -> str:
+        """Notebook display: verdict badge, statement, domain, method and evidence."""
+        from html import escape
+
+        colour = {Verdict.PROVED: "#1a7f37", Verdict.REFUTED: "#cf222e", Verdict.UNKNOWN: "#6e7781"}[self.verdict]
+        facts = self.to_json()
+        detail = self.reason or self.evidence
+        if self.counterexample:
+            point = ", ".join(f"{k} = {v}" for k, v in facts["counterexample"].items())
+            detail = (f"counterexample {point}: network {facts['network_value']}, "
+                      f"target {facts['target_value']} (replayed exactly)")
+        return (f"<div><span style='background:{colour};color:white;padding:1px 6px;border-radius:3px'>"
+                f"{self.verdict.value}</span> <code>{escape(facts['statement'])}</code> on "
+                f"<code>{escape(facts['domain'])}</code> by {escape(self.method)} in {self.elapsed_s:.3f} s"
+                f"<br><small>{escape(detail)}</small></div>")
+
+    def _repr_latex_(self) -> str:
+        """Notebook display as text-mode LaTeX."""
+        return rf"$\text{{{self.verdict.value}: {self.claim.statement()}}}$".replace("_", r"\_")
+
     def to_json(self) -> dict:
         cex = self.counterexample
         return {

@@ -158,3 +158,10 @@ def test_exact_evaluator_agrees_with_sympy(expr):
         point = {"x1": Fraction(rng.randint(-20, 20), rng.randint(1, 5)), "x2": Fraction(rng.randint(-20, 20), 3)}
         expected = expr.subs({x1: sp.Rational(point["x1"]), x2: sp.Rational(point["x2"])})
         assert sp.Rational(evaluate_expr(expr, point)) == expected
+
+
+def test_notebook_display_shows_every_assignment():
+    c = lib.make_minimum()
+    latex, html = c._repr_latex_(), c._repr_html_()
+    assert latex.count("&=") == 4 and r"\operatorname{R}" in latex
+    assert html.count("<math>") == 4 and "<mi>R</mi>" in html

@@ -213,3 +213,12 @@ def test_integer_domain_refutation_is_an_integer():
                     Config(max_points=0))
     assert result.verdict is Verdict.REFUTED
     assert result.counterexample.point["x"].denominator == 1 and result.counterexample.point["x"] < 0
+
+
+def test_result_notebook_display_names_verdict_and_escapes_text():
+    from networks.library import make_minimum
+
+    result = decide(Claim(make_minimum(), sp.Max(sym("x1"), sym("x2"))))
+    html = result._repr_html_()
+    assert "refuted" in html and "replayed exactly" in html and "<script" not in html
+    assert "refuted" in result._repr_latex_()
