@@ -36,6 +36,7 @@ class Encoder:
         self.constraints: list[z3.BoolRef] = []
         self._memo: dict[sp.Basic, z3.ExprRef] = {}
         self.abstracted: list[str] = []  # sigmoid neurons encoded by sound facts only
+        self.stable = 0  # ReLUs encoded without a case split (fixed sign on the domain)
         for name in self.inputs + self.parameters:
             if domain.is_integer(name):
                 self.raw[name] = z3.Int(name)
@@ -64,8 +65,14 @@ class Encoder:
         return out
 
     # -- circuits ----------------------------------------------------------------------------
-    def encode_circuit(self, circuit: Circuit, prefix: str = "n_") -> dict[str, z3.ArithRef]:
-        """Declare one z3 variable per assignment and constrain it; return name -> term."""
+    def encode_circuit(self, circuit: Circuit, prefix: str = "n_",
+                       signs: dict[str, int] | None = None) -> dict[str, z3.ArithRef]:
+        """Declare one z3 variable per assignment and constrain it; return name -> term.
+
+        ``signs`` (from :func:`verify.bounds.stable_signs`) marks ReLUs whose pre-activation has
+        a fixed sign on the domain: they are encoded as ``h = pre`` or ``h = 0``, with no case split.
+        """
+        signs = signs or {}
         env: dict[str, z3.ArithRef] = {name: self.vars[name] for name in circuit.inputs}
         for a in circuit.assignments:
             pre = z3.Sum(*(self.coefficient(c) * env[s] for s, c in a.terms), self.coefficient(a.bias)) \
@@ -74,6 +81,9 @@ class Encoder:
             if a.activation is Activation.SIGMOID:
                 self.constraints.extend(_sigmoid_facts(pre, var))
                 self.abstracted.append(a.name)
+            elif a.activation is Activation.RELU and signs.get(a.name):
+                self.constraints.append(var == (pre if signs[a.name] > 0 else z3.RealVal(0)))
+                self.stable += 1
             else:
                 value = z3.If(pre > 0, pre, z3.RealVal(0)) if a.activation is Activation.RELU else pre
                 self.constraints.append(var == value)

@@ -8,7 +8,7 @@ import time
 import z3
 
 from symbolic import interval
-from verify import regions
+from verify import bounds, regions
 from verify.circuit_to_z3 import Encoder, model_value, z3_number
 from verify.claim import Claim, Equality, Predicate, Tolerance
 from verify.result import Result, Verdict, confirmed, replay
@@ -102,7 +102,7 @@ def _regions(claim: Claim, config: Config, start: float) -> Result | None:
 
 def negation(claim: Claim, enc: Encoder) -> z3.BoolRef:
     """The z3 formula that holds exactly where the claim fails."""
-    values = enc.encode_circuit(claim.circuit)
+    values = enc.encode_circuit(claim.circuit, signs=bounds.stable_signs(claim.circuit, claim.domain))
     network = values[claim.output]
     kind = claim.kind
     if isinstance(kind, Predicate):
@@ -130,8 +130,9 @@ def _solve(claim: Claim, config: Config, start: float) -> Result:
     method = "z3+sigmoid-bounds" if enc.abstracted else "z3"
     if answer == z3.unsat:
         facts = " with each sigmoid bounded in (0, 1)" if enc.abstracted else ""
+        stable = f", {enc.stable} of fixed sign on the domain" if enc.stable else ""
         return Result(claim, Verdict.PROVED, method, elapsed,
-                      evidence=f"z3 found the negation unsatisfiable ({neurons} neuron variables{facts})")
+                      evidence=f"z3 found the negation unsatisfiable ({neurons} neuron variables{stable}{facts})")
     if answer == z3.unknown:
         return Result(claim, Verdict.UNKNOWN, method, elapsed, reason=f"z3: {solver.reason_unknown()}")
     model = solver.model()
