@@ -1,4 +1,4 @@
-"""Decide a claim: exhaustive exact evaluation on small finite domains, else z3 on the negation."""
+"""Decide a claim by the cheapest sound method: exhaustive evaluation, region enumeration, or z3."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ class Config:
     def __post_init__(self) -> None:
         if not self.timeout_s > 0:
             raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
-        if self.max_points < 0:
-            raise ValueError(f"max_points must be >= 0, got {self.max_points}")
+        if self.max_points < 0 or self.max_cells < 0:
+            raise ValueError(f"max_points and max_cells must be >= 0, got {self.max_points}, {self.max_cells}")
 
 
 def decide(claim: Claim, config: Config = Config()) -> Result:
