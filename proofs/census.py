@@ -32,6 +32,7 @@ def run_seed(recipe_name: str, seed: int, steps: int | None = None) -> dict:
         from symbolic.circuit_to_canonical import canonicalize
         from symbolic.circuit_to_closed_form import closed_form
         from symbolic.circuit_to_features import name_features
+        from symbolic.circuit_to_rounded import round_weights
         from symbolic.printing import show
         from verify.claim import Claim
         from verify.rounding import round_and_prove
@@ -42,7 +43,10 @@ def run_seed(recipe_name: str, seed: int, steps: int | None = None) -> dict:
         circuit = trained.circuit
         claim = Claim(circuit, parse_expression(recipe.target), parse_domain(recipe.domain, list(circuit.inputs)))
         rounding = round_and_prove(claim)
-        rounded = rounding.rounded
+        proved = rounding.result.verdict.value == "proved"
+        # a failed run is described by its coarse structure (weights rounded to integers after
+        # canonical scaling), which groups runs stuck in the same way
+        rounded = rounding.rounded if proved else round_weights(rounding.canonical, 1)
         record.update({
             "final_loss": trained.final_loss,
             "verdict": rounding.result.verdict.value,
@@ -156,13 +160,15 @@ class Family:
     features: tuple[str, ...]
     seeds: tuple[int, ...]
     proved: bool
+    median_loss: float | None = None
 
     def share(self, total: int) -> float:
         return len(self.seeds) / total if total else 0.0
 
 
 def families(records: Sequence[dict]) -> list[Family]:
-    """Group proved seeds by canonical circuit, and failed ones by what they compute instead."""
+    """Group proved seeds by canonical rounded circuit, and failed ones by their coarse structure
+    (what they compute with weights rounded to integers), which says how they are stuck."""
     groups: dict[tuple, list[dict]] = collections.defaultdict(list)
     for r in records:
         if r.get("verdict") == "error":
@@ -172,8 +178,10 @@ def families(records: Sequence[dict]) -> list[Family]:
     out = []
     for (proved, _), members in groups.items():
         first = members[0]
+        losses = sorted(m["final_loss"] for m in members if m.get("final_loss") is not None)
         out.append(Family(first.get("closed_form", first.get("error", "")), first.get("relu_form", ""),
-                          tuple(first.get("features", ())), tuple(sorted(m["seed"] for m in members)), proved))
+                          tuple(first.get("features", ())), tuple(sorted(m["seed"] for m in members)), proved,
+                          losses[len(losses) // 2] if losses else None))
     return sorted(out, key=lambda f: (not f.proved, -len(f.seeds), f.seeds))
 
 
@@ -187,6 +195,7 @@ def summary(recipe_name: str, records: Sequence[dict]) -> dict:
         "proved": sum(r.get("verdict") == "proved" for r in records),
         "families": [{"closed_form": f.closed_form, "relu_form": f.relu_form, "features": list(f.features),
                       "count": len(f.seeds), "share": round(f.share(total), 4), "proved": f.proved,
+                      "median_loss": f.median_loss,
                       "example_seeds": list(f.seeds[:5])} for f in fams],
     }
 
@@ -195,11 +204,13 @@ def format_table(data: dict) -> str:
     """A plain-text table of the families."""
     lines = [f"census of {data['recipe']}: {data['seeds']} seeds, {data['proved']} proved "
              f"({100 * data['proved'] / max(1, data['seeds']):.0f}%)", ""]
-    lines.append(f"{'count':>5s} {'share':>6s}  {'verdict':8s} {'closed form (ReLU form)':50s} example seeds")
+    lines.append(f"{'count':>5s} {'share':>6s}  {'verdict':8s} {'loss':>8s}  {'closed form (ReLU form)':46s} "
+                 "example seeds")
     for f in data["families"]:
         verdict = "proved" if f["proved"] else "failed"
         form = f"{f['closed_form']}  ({f['relu_form']})" if f["relu_form"] else f["closed_form"]
-        lines.append(f"{f['count']:5d} {100 * f['share']:5.1f}%  {verdict:8s} {form:50s} "
+        loss = "" if f.get("median_loss") is None else f"{f['median_loss']:.1e}"
+        lines.append(f"{f['count']:5d} {100 * f['share']:5.1f}%  {verdict:8s} {loss:>8s}  {form:46s} "
                      f"{', '.join(map(str, f['example_seeds']))}")
         if f["features"]:
             lines.append(f"{'':23s}features: {'; '.join(f['features'])}")
