@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: prove test bench venv clean
+.PHONY: prove test bench reproduce venv clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,9 @@ prove: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+reproduce: $(STAMP)
+	$(BIN)/python -m proofs.reproduce
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache
