@@ -41,33 +41,55 @@ def cmd_prove(args: argparse.Namespace) -> int:
         for t in theorems:
             print(f"{t.name:38s} {t.source}")
         return 0
-    config = Config(timeout_s=args.timeout)
-    start = time.perf_counter()
-    rows = [(t, t.run(config)) for t in theorems]
-    total = time.perf_counter() - start
-    bad = [t.name for t, r in rows if r.verdict is not t.expected]
+    rows, total = _run_theorems(theorems, Config(timeout_s=args.timeout), quiet=args.json)
+    bad = [t.name for t, r, _ in rows if r.verdict is not t.expected]
     if args.json:
         print(json.dumps(report.catalogue_json(rows, total), indent=2))
     else:
         _print_table(rows)
-        counts = {v: sum(r.verdict.value == v for _, r in rows) for v in ("proved", "refuted", "unknown")}
+        counts = {v: sum(r.verdict.value == v for _, r, _ in rows) for v in ("proved", "refuted", "unknown")}
         summary = ", ".join(f"{n} {v}" for v, n in counts.items())
         status = "all as expected" if not bad else f"NOT as expected: {', '.join(bad)}"
         print(f"\n{len(rows)} theorems: {summary}; {status} ({total:.2f} s)")
     if args.report:
-        paths = report.write_catalogue(rows, total, args.report)
+        paths = report.write_reports(rows, total, args.report)
         if not args.json:
             print(f"report: {paths[0]}")
     return 0 if not bad else 1
 
 
+def _run_theorems(theorems, config, quiet: bool):
+    """Run theorems with a progress bar; rows are ``(theorem, result, facts)``."""
+    from proofs.progress import Progress
+
+    progress = Progress(len(theorems), "theorems", enabled=not quiet)
+    start = time.perf_counter()
+    rows = []
+    for t in theorems:
+        rows.append((t, *t.run_with_facts(config)))
+        progress.step(t.name)
+    return rows, time.perf_counter() - start
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from proofs import catalogue, report
+    from verify.decide import Config
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    theorems = catalogue.select(args.names)
+    rows, total = _run_theorems(theorems, Config(timeout_s=args.timeout), quiet=False)
+    paths = report.write_reports(rows, total, args.out, formats)
+    print(f"report: {paths[0]} ({len(paths)} files)")
+    return 0
+
+
 def _print_table(rows) -> None:
-    width = max(len(t.name) for t, _ in rows)
-    method = max(len(r.method) for _, r in rows)
+    width = max(len(t.name) for t, _, _ in rows)
+    method = max(len(r.method) for _, r, _ in rows)
     header = f"{'name':{width}s} {'statement':46s} {'domain':24s} {'verdict':8s} {'method':{method}s} {'s':>6s}"
     print(header)
     print("-" * len(header))
-    for t, r in rows:
+    for t, r, _ in rows:
         mark = "" if r.verdict is t.expected else f" (expected {t.expected.value})"
         print(f"{t.name:{width}s} {_shorten(t.statement(), 46):46s} {_shorten(t.domain(), 24):24s} "
               f"{r.verdict.value:8s} {r.method:{method}s} {r.elapsed_s:6.3f}{mark}")
@@ -111,7 +133,19 @@ def cmd_claim(args: argparse.Namespace) -> int:  # noqa: D103
     claim = _build_claim(args)
     result = decide(claim, Config(timeout_s=args.timeout))
     _print_result(result, args.json)
+    _single_report(args, "claim", result, {})
     return _verdict_exit(result.verdict)
+
+
+def _single_report(args: argparse.Namespace, name: str, result, extra: dict) -> None:
+    """``--report DIR`` on claim and check: the same pages as the catalogue's, for one result."""
+    if not args.report:
+        return
+    from proofs import report
+
+    paths = report.write_reports([(name, result, extra)], result.elapsed_s, args.report)
+    if not args.json:
+        print(f"report: {paths[0]}")
 
 
 def _print_result(result, as_json: bool, extra: dict | None = None) -> None:
@@ -162,6 +196,8 @@ def _kind(args: argparse.Namespace, target):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from proofs.text_to_domain import parse_domain
     from proofs.text_to_expr import parse_expression
     from symbolic.circuit_to_closed_form import closed_form
@@ -203,6 +239,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         extra.update({"max_error": None, "max_error_at": None})
     _print_result(result, args.json, extra)
+    _single_report(args, Path(args.model).stem, result, extra)
     return _verdict_exit(result.verdict)
 
 
@@ -348,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="theorems to run (default: all)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--list", action="store_true", help="list theorem names and sources")
-    p.add_argument("--report", metavar="DIR", help="write the catalogue report (Markdown, JSON) into DIR")
+    p.add_argument("--report", metavar="DIR", help="write the catalogue report (HTML, Markdown, JSON) into DIR")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="z3 timeout per query (s)")
     p.set_defaults(func=cmd_prove)
 
@@ -361,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--inputs", help="input names in order, e.g. a,b (default: the variables, sorted)")
     c.add_argument("--parameters", help="symbolic weights, e.g. w1,w2 (constrain them in --domain)")
     c.add_argument("--json", action="store_true", help="print JSON")
+    c.add_argument("--report", metavar="DIR", help="also write an HTML/Markdown/JSON report into DIR")
     c.add_argument("--timeout", type=float, default=10.0, metavar="S", help="z3 timeout (s)")
     c.set_defaults(func=cmd_claim)
 
@@ -374,8 +412,16 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--max-error", action="store_true", help="require the exact worst-case error (bounded domain)")
     k.add_argument("--inputs", help="input names, e.g. a,b (default x or x1..xn)")
     k.add_argument("--json", action="store_true", help="print JSON")
+    k.add_argument("--report", metavar="DIR", help="also write an HTML/Markdown/JSON report into DIR")
     k.add_argument("--timeout", type=float, default=60.0, metavar="S", help="z3 timeout per query (s)")
     k.set_defaults(func=cmd_check)
+
+    r = sub.add_parser("report", help="write the report of the catalogue (or the named theorems)")
+    r.add_argument("names", nargs="*", metavar="NAME", help="theorems (default: all)")
+    r.add_argument("--out", required=True, metavar="DIR", help="folder for index.html, index.md, catalogue.json")
+    r.add_argument("--format", default="html,md,json", help="comma-separated: html, md, json")
+    r.add_argument("--timeout", type=float, default=10.0, metavar="S", help="z3 timeout per query (s)")
+    r.set_defaults(func=cmd_report)
 
     m = sub.add_parser("simplify", help="canonical, rounded closed form of a model and its exact rounding error")
     m.add_argument("model", metavar="MODEL")
