@@ -7,7 +7,6 @@ import concurrent.futures
 import dataclasses
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -215,21 +214,3 @@ def format_table(data: dict) -> str:
         if f["features"]:
             lines.append(f"{'':23s}features: {'; '.join(f['features'])}")
     return "\n".join(lines)
-
-
-def progress_printer(stream=sys.stderr) -> Callable[[dict, int, int], None] | None:
-    """A one-line progress bar on a terminal; None when ``stream`` is not one."""
-    if not stream.isatty():
-        return None
-    start = time.perf_counter()
-
-    def show(record: dict, count: int, total: int) -> None:
-        filled = int(30 * count / total)
-        elapsed = time.perf_counter() - start
-        stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {count}/{total} seeds, "
-                     f"{elapsed:.0f} s, last: seed {record['seed']} {record.get('verdict')}   ")
-        if count == total:
-            stream.write("\n")
-        stream.flush()
-
-    return show

@@ -362,15 +362,18 @@ def cmd_census(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from proofs import census
+    from proofs.progress import Progress
 
     if args.seeds < 1 or args.workers < 1:
         raise errors.ClaimError("--seeds and --workers must be at least 1")
     out = Path(args.out) if args.out else None
     if out is not None and not out.parent.is_dir():
         raise errors.ClaimError(f"the folder of --out {out} does not exist")
+    progress = Progress(args.seeds, "seeds", enabled=not args.json)
     records = census.run_census(args.function, range(args.first, args.first + args.seeds), out, args.workers,
                                 args.scheduler, args.steps,
-                                on_result=None if args.json else census.progress_printer())
+                                on_result=lambda record, count, total: progress.step(
+                                    f"seed {record['seed']}: {record.get('verdict')}"))
     data = census.summary(args.function, records)
     print(json.dumps(data, indent=2) if args.json else census.format_table(data))
     return 0
