@@ -20,6 +20,11 @@ prove: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check maraboupy==2.0.0 || \
+		echo "bench: maraboupy could not be installed; the Marabou column will say so"
+	$(BIN)/python -m bench
+
 reproduce: $(STAMP)
 	$(BIN)/python -m proofs.reproduce
 
