@@ -20,7 +20,7 @@ from verify.decide import Config, decide
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
 from verify.realizability import Unrealizable, decide_unrealizable, grid
 from verify.result import Result, Verdict
-from verify.rounding import round_and_prove
+from verify.rounding import round_and_prove, rounding_attempts
 
 PROVED, REFUTED = Verdict.PROVED, Verdict.REFUTED
 
@@ -52,7 +52,7 @@ class Theorem:
             "rounded_expression": show(closed_form(rounding.rounded, minmax=True)),
             "denominator": rounding.denominator,
             "rounded_relu_form": show(closed_form(rounding.rounded)),
-            "rounding_attempts": [[q, v.value] for q, v in rounding.attempts],
+            "rounding_attempts": rounding_attempts(rounding),
         }
         return result, facts
 

@@ -203,7 +203,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from symbolic.circuit_to_closed_form import closed_form
     from verify.claim import Claim, Predicate
     from verify.decide import Config, decide
-    from verify.rounding import round_and_prove
+    from verify.rounding import round_and_prove, rounding_attempts
     from verify.worst_case import max_error
 
     circuit = _load_model(args)
@@ -218,7 +218,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         extra.update({
             "rounded_expression": str(closed_form(rounding.rounded, minmax=True)),
             "denominator": rounding.denominator,
-            "rounding_attempts": [[q, v.value] for q, v in rounding.attempts],
+            "rounding_attempts": rounding_attempts(rounding),
         })
     else:
         result = decide(claim, config)

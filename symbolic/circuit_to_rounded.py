@@ -50,6 +50,26 @@ def round_weights(circuit: Circuit, max_denominator: int) -> Circuit:
     return canonicalize(Circuit(canonical.inputs, rounded, canonical.outputs))
 
 
+def rounding_shift(circuit: Circuit, max_denominator: int) -> sp.Rational:
+    """How far rounding moves the weights of the canonical form: the largest ``|rounded - w|``
+    relative to the largest ``|w|`` (bias included) of the same assignment.
+
+    >>> from symbolic.circuit import from_layers
+    >>> rounding_shift(from_layers([([[1], [-1]], None), ([[sp.Rational(1, 2), -1]], None)]), 1)
+    1/2
+    """
+    worst = sp.S.Zero
+    for a in canonicalize(circuit).assignments:
+        values = [c for _, c in a.terms] + [a.bias]
+        if not all(v.is_Rational for v in values):
+            continue
+        scale = max(abs(v) for v in values)
+        if scale == 0:
+            continue
+        worst = max(worst, max(abs(simplest(v, max_denominator) - v) for v in values) / scale)
+    return worst
+
+
 def largest_denominator(circuit: Circuit) -> int:
     """The largest denominator among the weights and biases (1 for integer weights)."""
     values = [c for a in circuit.assignments for _, c in a.terms] + [a.bias for a in circuit.assignments]

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 
 from symbolic.circuit import Circuit
 from symbolic.circuit_to_canonical import canonicalize
-from symbolic.circuit_to_rounded import DENOMINATORS, largest_denominator, round_weights
+import sympy as sp
+
+from symbolic.circuit_to_rounded import DENOMINATORS, largest_denominator, round_weights, rounding_shift
 from verify.claim import Claim
 from verify.decide import Config, decide
 from verify.result import Result, Verdict
@@ -19,14 +21,15 @@ class Rounding:
     """The outcome of the search: the rounded circuit and its verdict (``proved`` on success).
 
     ``denominator`` is the bound that worked (or the last one tried); ``attempts`` lists
-    ``(bound, verdict)`` for every bound tried, smallest first.
+    ``(bound, verdict)`` for every bound, smallest first, with verdict ``None`` where the bound
+    was skipped because it moved the weights too far.
     """
 
     canonical: Circuit
     rounded: Circuit
     denominator: int
     result: Result
-    attempts: tuple[tuple[int, Verdict], ...]
+    attempts: tuple[tuple[int, Verdict | None], ...]
     elapsed_s: float
 
     @property
@@ -39,10 +42,16 @@ class Rounding:
         return self.result.verdict is Verdict.PROVED
 
 
+#: A rounding may move each weight by at most this fraction of its assignment's largest weight:
+#: snapping a weight of 0.5 to 0 or 1 is not "the simplest nearby rational", it is another network.
+MAX_SHIFT = sp.Rational(1, 5)
+
+
 def round_and_prove(claim: Claim, config: Config = Config(),
-                    denominators: Sequence[int] = DENOMINATORS) -> Rounding:
+                    denominators: Sequence[int] = DENOMINATORS, max_shift=MAX_SHIFT) -> Rounding:
     """Canonicalise ``claim.circuit``, then for each denominator bound (smallest first) round
     its weights and decide the *same* claim on the rounded circuit; stop at the first proof.
+    Bounds that would move a weight by more than ``max_shift`` (relative) are skipped.
 
     If no bound proves it, the last attempt's verdict (refuted with a replayed counterexample,
     or unknown) is returned: the claim itself is never weakened.
@@ -58,12 +67,20 @@ def round_and_prove(claim: Claim, config: Config = Config(),
     """
     start = time.perf_counter()
     canonical = canonicalize(claim.circuit)
-    attempts: list[tuple[int, Verdict]] = []
+    attempts: list[tuple[int, Verdict | None]] = []
     result, rounded, bound = None, canonical, denominators[-1]
     for bound in denominators:
+        if bound != denominators[-1] and rounding_shift(canonical, bound) > max_shift:  # the finest is always tried
+            attempts.append((bound, None))
+            continue
         rounded = round_weights(canonical, bound)
         result = decide(dataclasses.replace(claim, circuit=rounded), config)
         attempts.append((bound, result.verdict))
         if result.verdict is Verdict.PROVED:
             break
     return Rounding(canonical, rounded, bound, result, tuple(attempts), time.perf_counter() - start)
+
+
+def rounding_attempts(rounding: Rounding) -> list[list]:
+    """``[[bound, verdict or 'skipped: ...'], ...]`` for reports and JSON."""
+    return [[q, v.value if v else "skipped: moves weights too far"] for q, v in rounding.attempts]

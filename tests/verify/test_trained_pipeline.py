@@ -236,3 +236,23 @@ def test_regions_refute_on_open_box_with_an_interior_point():
     result = decide(Claim(net, X, domain))
     assert result.verdict is Verdict.REFUTED and result.method == "regions"
     assert -1 < result.counterexample.point["x"] < 0
+
+
+def _skip_min_mixture(s: float):
+    """The article's skip-connection layout computing (1 - s)(a - R(a - b)) + s (b - R(b - a)),
+    which is min(a, b) for every s (Equation 1 is s = 1/2), with float weights."""
+    from symbolic.circuit import Builder
+
+    b = Builder(["a", "b"])
+    r1 = b.relu({"a": 1.0, "b": -1.0})
+    r2 = b.relu({"a": -1.0, "b": 1.0})
+    return b.build([b.linear({"a": 1 - s, "b": s, r1: -(1 - s), r2: -s}, name="y")])
+
+
+def test_rounding_keeps_equation_one_instead_of_snapping_it_to_a_simpler_formula():
+    A, B = sym("a"), sym("b")
+    half = round_and_prove(Claim(_skip_min_mixture(0.5 + 1e-6), sp.Min(A, B)))
+    assert half.proved and half.denominator == 2 and len(half.rounded.neurons) == 2
+    assert half.attempts[0] == (1, None)  # q = 1 would move a weight by 1/2: skipped
+    small = round_and_prove(Claim(_skip_min_mixture(0.03), sp.Min(A, B)))
+    assert small.proved and small.denominator == 1 and len(small.rounded.neurons) == 1
