@@ -8,7 +8,7 @@ import sympy as sp
 
 from networks.compose import compose
 from symbolic import errors
-from symbolic.circuit import Activation, Builder, Circuit
+from symbolic.circuit import Activation, Builder, Circuit, to_exact
 from symbolic.relu import ReLU, sym  # noqa: F401 - ReLU is used by the doctests
 
 Pair = Sequence[str]
@@ -55,7 +55,7 @@ def _reconstructor(inputs: Sequence[str], direction: dict[str, object], out: tup
     """Hidden pair ``R(z)``, ``R(-z)`` for ``z = direction . inputs``, output ``out[0] R(z) + out[1] R(-z)``."""
     b = Builder(inputs)
     pos = b.relu(direction)
-    neg = b.relu({k: -sp.sympify(v) for k, v in direction.items()})
+    neg = b.relu({k: -to_exact(v) for k, v in direction.items()})
     return b.build([b.linear({pos: out[0], neg: out[1]}, name="y")])
 
 

@@ -55,7 +55,8 @@ def compare(value: sp.Basic, other: Fraction) -> int:
     """
     if isinstance(value, Fraction):
         return (value > other) - (value < other)
-    value = sp.sympify(value)
+    if not isinstance(value, sp.Basic):
+        raise errors.UnsupportedExpressionError(f"cannot compare {value!r}: not an exact number")
     if value.is_Rational:
         exact = Fraction(int(value.p), int(value.q))
         return (exact > other) - (exact < other)

@@ -150,7 +150,9 @@ def R(arg) -> sp.Expr:
     >>> R(2*x)
     2*R(x)
     """
-    return ReLU(sp.sympify(arg))
+    if isinstance(arg, str):
+        raise TypeError("R() takes a sympy expression or a number, not text (use the whitelist parser)")
+    return ReLU(arg if isinstance(arg, sp.Basic) else sp.Rational(arg))
 
 
 def sym(name: str) -> sp.Symbol:
