@@ -52,7 +52,7 @@ def run_seed(recipe_name: str, seed: int, steps: int | None = None) -> dict:
             "method": rounding.result.method,
             "denominator": rounding.denominator,
             "closed_form": show(closed_form(rounded, minmax=True)),
-            "relu_form": show(closed_form(rounded)),
+            "relu_form": show(rounded.to_expr()),  # as wired: mixtures stay visible
             "canonical": str(canonicalize(rounded)),
             "features": [f.description for f in name_features(rounded)],
             "dead_neurons": trained.metadata.get("dead_neurons", []),
