@@ -256,9 +256,12 @@ def cmd_simplify(args: argparse.Namespace) -> int:
     domain = parse_domain(text, list(circuit.inputs))
     tolerance = parse_number(args.tolerance)
     canonical = canonicalize(circuit)
+    samples = _float_samples(domain, circuit.inputs)
     chosen = None
     for bound in DENOMINATORS:
         rounded = round_weights(canonical, bound)
+        if samples and _sampled_deviation(canonical, rounded, samples) > float(tolerance) * 1.001:
+            continue  # a float sample already exceeds the tolerance: skip the exact computation
         deviation = max_error(canonical, rounded.to_expr(), domain, timeout_s=args.timeout)
         if deviation.value is not None and deviation.value <= tolerance:
             chosen = (bound, rounded, deviation)
@@ -283,6 +286,29 @@ def cmd_simplify(args: argparse.Namespace) -> int:
             print(f"exact rounding error on {report['domain']}: {report['rounding_error']} "
                   f"at {report['rounding_error_at']}")
     return 0 if chosen is not None else EXIT_UNKNOWN
+
+
+def _float_samples(domain, inputs, count: int = 400) -> list[dict]:
+    """Deterministic sample points of a bounded domain (corners included), to guide searches."""
+    import itertools
+    import random
+
+    if not domain.is_bounded(inputs) or domain.is_finite(inputs):
+        return []
+    bounds = []
+    for name in inputs:
+        s = domain.of(name)
+        lo = float(s.lo if hasattr(s, "lo") and s.lo is not None else min(s.values))
+        hi = float(s.hi if hasattr(s, "hi") and s.hi is not None else max(s.values))
+        bounds.append((lo, hi))
+    rng = random.Random(0)
+    points = [dict(zip(inputs, corner)) for corner in itertools.product(*bounds)]
+    points += [{n: rng.uniform(lo, hi) for n, (lo, hi) in zip(inputs, bounds)} for _ in range(count)]
+    return points
+
+
+def _sampled_deviation(a, b, samples) -> float:
+    return max(abs(a.evaluate_float(p)[0] - b.evaluate_float(p)[0]) for p in samples)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

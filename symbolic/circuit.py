@@ -268,6 +268,34 @@ class Circuit:
             env[name] = _activate(activation, total)
         return env
 
+    @functools.cached_property
+    def _float_program(self):
+        program = self._fraction_program
+        if program is None:
+            return None
+        return tuple((name, tuple((s, float(c)) for s, c in terms), float(bias), act)
+                     for name, terms, bias, act in program)
+
+    def evaluate_float(self, point: Mapping[str, float]) -> tuple[float, ...]:
+        """Approximate outputs in floating point: only to *guide* a search, never to decide.
+
+        >>> from symbolic.circuit import from_layers
+        >>> from_layers([([[1], [-1]], None), ([[1, 1]], None)]).evaluate_float({'x': -2.5})
+        (2.5,)
+        """
+        program = self._float_program
+        if program is None:
+            raise errors.InvalidCircuitError("float evaluation needs numeric weights")
+        env = {n: float(point[n]) for n in self.inputs}
+        for name, terms, bias, activation in program:
+            total = bias + sum(c * env[s] for s, c in terms)
+            if activation is Activation.RELU:
+                total = total if total > 0 else 0.0
+            elif activation is Activation.SIGMOID:
+                total = 1 / (1 + math.exp(-total)) if total > -700 else 0.0
+            env[name] = total
+        return tuple(env[o] for o in self.outputs)
+
     def evaluate(self, point: Mapping[str, object]) -> tuple:
         """Exact output values at ``point``."""
         env = self.evaluate_all(point)
