@@ -165,3 +165,15 @@ def test_notebook_display_shows_every_assignment():
     latex, html = c._repr_latex_(), c._repr_html_()
     assert latex.count("&=") == 4 and r"\operatorname{R}" in latex
     assert html.count("<math>") == 4 and "<mi>R</mi>" in html
+
+
+def test_float_evaluation_agrees_with_exact_evaluation():
+    rng = random.Random(5)
+    for _ in range(10):
+        layers = [([[rng.uniform(-2, 2) for _ in range(2)] for _ in range(6)], [rng.uniform(-1, 1) for _ in range(6)]),
+                  ([[rng.uniform(-2, 2) for _ in range(6)]], [0.5])]
+        c = from_layers(layers)
+        for _ in range(20):
+            point = {"x1": Fraction(rng.randint(-50, 50), 17), "x2": Fraction(rng.randint(-50, 50), 13)}
+            exact = c.evaluate(point)[0]
+            assert abs(c.evaluate_float(point)[0] - float(exact)) <= 1e-9 * max(1.0, abs(float(exact)))
