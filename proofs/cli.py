@@ -97,34 +97,22 @@ def _print_table(rows) -> None:
 
 # -- claim ------------------------------------------------------------------------------------
 def _build_claim(args: argparse.Namespace):
-    import sympy as sp
-
     from proofs.text_to_domain import parse_domain
-    from proofs.text_to_expr import parse_expression, parse_names, parse_number
+    from proofs.text_to_expr import parse_expression, parse_names
     from symbolic.expr_to_circuit import expr_to_circuit, natural_key
-    from verify.claim import Claim, Equality, Predicate, Tolerance
+    from verify.claim import Claim
 
     parameters = list(parse_names(args.parameters)) if args.parameters else []
     network = parse_expression(args.network)
+    target = parse_expression(args.target)
     inputs = list(parse_names(args.inputs)) if args.inputs else None
     if inputs is None:
-        target_symbols = {s.name for s in parse_expression(args.target).free_symbols}
-        inputs = sorted(({s.name for s in network.free_symbols} | target_symbols) - set(parameters),
-                        key=natural_key)
+        names = {s.name for s in network.free_symbols} | {s.name for s in target.free_symbols}
+        inputs = sorted(names - set(parameters), key=natural_key)
     circuit = expr_to_circuit(network, inputs, parameters)
-    target = parse_expression(args.target)
     variables = list(circuit.inputs) + [str(p) for p in circuit.parameters]
     domain = parse_domain(args.domain, variables)
-    is_condition = isinstance(target, (sp.logic.boolalg.Boolean, sp.Rel)) and not isinstance(target, sp.Expr)
-    if args.tolerance is not None:
-        if is_condition:
-            raise errors.ClaimError("--tolerance needs a numeric target, not a condition")
-        kind = Tolerance(parse_number(args.tolerance))
-    elif is_condition:
-        kind = Predicate(">", parse_number(args.threshold))
-    else:
-        kind = Equality()
-    return Claim(circuit, target, domain, kind)
+    return Claim(circuit, target, domain, _kind(args, target))
 
 
 def cmd_claim(args: argparse.Namespace) -> int:  # noqa: D103
@@ -180,17 +168,15 @@ def _load_model(args: argparse.Namespace):
 
 
 def _kind(args: argparse.Namespace, target):
-    import sympy as sp
-
+    """The claim kind the options ask for: tolerance, predicate (condition target) or equality."""
     from proofs.text_to_expr import parse_number
-    from verify.claim import Equality, Predicate, Tolerance
+    from verify.claim import Equality, Predicate, Tolerance, is_condition
 
-    is_condition = isinstance(target, (sp.logic.boolalg.Boolean, sp.Rel)) and not isinstance(target, sp.Expr)
     if args.tolerance is not None:
-        if is_condition:
+        if is_condition(target):
             raise errors.ClaimError("--tolerance needs a numeric target, not a condition")
         return Tolerance(parse_number(args.tolerance))
-    if is_condition:
+    if is_condition(target):
         return Predicate(">", parse_number(args.threshold))
     return Equality()
 

@@ -64,7 +64,8 @@ class Predicate:
 Kind = Equality | Tolerance | Predicate
 
 
-def _is_condition(expr: sp.Basic) -> bool:
+def is_condition(expr: sp.Basic) -> bool:
+    """Whether ``expr`` is a condition (a relation or boolean) rather than a number."""
     return isinstance(expr, (sp.logic.boolalg.Boolean, sp.Rel)) and not isinstance(expr, sp.Expr)
 
 
@@ -106,7 +107,7 @@ class Claim:
                 f"the domain names {', '.join(unknown)}, which is not an input or parameter "
                 f"(inputs: {', '.join(self.circuit.inputs)})"
             )
-        condition = _is_condition(self.target)
+        condition = is_condition(self.target)
         if isinstance(self.kind, Predicate) and not condition:
             raise errors.ClaimError(f"a predicate claim needs a condition as target, got {self.target}")
         if not isinstance(self.kind, Predicate) and condition:
