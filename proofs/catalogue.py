@@ -12,15 +12,13 @@ import sympy as sp
 from networks import library as lib
 from symbolic import errors
 from symbolic.circuit import Activation, Builder, Circuit
-from symbolic.circuit_to_closed_form import closed_form
-from symbolic.printing import show
 from symbolic.relu import ReLU, sym
 from verify.claim import Claim, Predicate, Tolerance, indicator
 from verify.decide import Config, decide
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
 from verify.realizability import Unrealizable, decide_unrealizable, grid
 from verify.result import Result, Verdict
-from verify.rounding import round_and_prove, rounding_attempts
+from verify.rounding import round_and_prove
 
 PROVED, REFUTED = Verdict.PROVED, Verdict.REFUTED
 
@@ -48,13 +46,7 @@ class Theorem:
         rounding = round_and_prove(self.claim, config)
         result = dataclasses.replace(rounding.result, elapsed_s=rounding.elapsed_s,
                                      method=f"round(q<={rounding.denominator})+{rounding.result.method}")
-        facts = {
-            "rounded_expression": show(closed_form(rounding.rounded, minmax=True)),
-            "denominator": rounding.denominator,
-            "rounded_relu_form": show(closed_form(rounding.rounded)),
-            "rounding_attempts": rounding_attempts(rounding),
-        }
-        return result, facts
+        return result, rounding.facts()
 
     @property
     def circuit(self) -> Circuit:

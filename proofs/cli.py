@@ -186,10 +186,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from proofs.text_to_domain import parse_domain
     from proofs.text_to_expr import parse_expression
-    from symbolic.circuit_to_closed_form import closed_form
     from verify.claim import Claim, Predicate
     from verify.decide import Config, decide
-    from verify.rounding import round_and_prove, rounding_attempts
+    from verify.rounding import round_and_prove
     from verify.worst_case import max_error
 
     circuit = _load_model(args)
@@ -201,11 +200,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.round:
         rounding = round_and_prove(claim, config)
         result = rounding.result
-        extra.update({
-            "rounded_expression": str(closed_form(rounding.rounded, minmax=True)),
-            "denominator": rounding.denominator,
-            "rounding_attempts": rounding_attempts(rounding),
-        })
+        extra.update(rounding.facts())
     else:
         result = decide(claim, config)
     bounded = domain.is_bounded(circuit.inputs)

@@ -51,15 +51,16 @@ def round_weights(circuit: Circuit, max_denominator: int) -> Circuit:
 
 
 def rounding_shift(circuit: Circuit, max_denominator: int) -> sp.Rational:
-    """How far rounding moves the weights of the canonical form: the largest ``|rounded - w|``
-    relative to the largest ``|w|`` (bias included) of the same assignment.
+    """How far rounding moves the weights of ``circuit`` (pass its canonical form, which is what
+    :func:`round_weights` rounds): the largest ``|rounded - w|`` relative to the largest ``|w|``
+    (bias included) of the same assignment.
 
     >>> from symbolic.circuit import from_layers
     >>> rounding_shift(from_layers([([[1], [-1]], None), ([[sp.Rational(1, 2), -1]], None)]), 1)
     1/2
     """
     worst = sp.S.Zero
-    for a in canonicalize(circuit).assignments:
+    for a in circuit.assignments:
         values = [c for _, c in a.terms] + [a.bias]
         if not all(v.is_Rational for v in values):
             continue

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 from symbolic.circuit import Circuit
 from symbolic.circuit_to_canonical import canonicalize
+from symbolic.circuit_to_closed_form import closed_form
 import sympy as sp
 
+from symbolic.printing import show
 from symbolic.circuit_to_rounded import DENOMINATORS, largest_denominator, round_weights, rounding_shift
 from verify.claim import Claim
 from verify.decide import Config, decide
@@ -40,6 +42,15 @@ class Rounding:
     @property
     def proved(self) -> bool:
         return self.result.verdict is Verdict.PROVED
+
+    def facts(self) -> dict:
+        """What reports and JSON show about the rounding: closed forms, bound, every attempt."""
+        return {
+            "rounded_expression": show(closed_form(self.rounded, minmax=True)),
+            "rounded_relu_form": show(closed_form(self.rounded)),
+            "denominator": self.denominator,
+            "rounding_attempts": rounding_attempts(self),
+        }
 
 
 #: A rounding may move each weight by at most this fraction of its assignment's largest weight:
