@@ -26,21 +26,19 @@ def run_seed(recipe_name: str, seed: int, steps: int | None = None) -> dict:
     record: dict = {"recipe": recipe_name, "seed": seed}
     try:
         from networks import recipes
-        from proofs.text_to_domain import parse_domain
-        from proofs.text_to_expr import parse_expression
+        from proofs.trained_catalogue import recipe_claim
         from symbolic.circuit_to_canonical import canonicalize
         from symbolic.circuit_to_closed_form import closed_form
         from symbolic.circuit_to_features import name_features
         from symbolic.circuit_to_rounded import round_weights
         from symbolic.printing import show
-        from verify.claim import Claim
         from verify.rounding import round_and_prove
 
         with _TRAINING:
             trained = recipes.train(recipe_name, seed, steps=steps, progress=False)
         recipe = trained.recipe
         circuit = trained.circuit
-        claim = Claim(circuit, parse_expression(recipe.target), parse_domain(recipe.domain, list(circuit.inputs)))
+        claim = recipe_claim(circuit, recipe)
         rounding = round_and_prove(claim)
         proved = rounding.result.verdict.value == "proved"
         # a failed run is described by its coarse structure (weights rounded to integers after

@@ -34,13 +34,18 @@ EXPECTED = {
 STUCK = ("negative_identity_seed0", "absolute_value_seed0")
 
 
+def recipe_claim(circuit, recipe) -> Claim:
+    """The claim a trained net of ``recipe`` is meant to satisfy: its target on its domain."""
+    return Claim(circuit, parse_expression(recipe.target), parse_domain(recipe.domain, list(circuit.inputs)))
+
+
 def trained_theorems(directory: Path = TRAINED_DIR) -> list[Theorem]:
     """One theorem per shipped weight file listed in ``EXPECTED`` (a missing file is an error)."""
     theorems = []
     for stem, expected in EXPECTED.items():
         circuit, meta = json_to_circuit.load_with_metadata(Path(directory) / f"{stem}.json")
         recipe = RECIPES[meta["recipe"]]
-        claim = Claim(circuit, parse_expression(recipe.target), parse_domain(recipe.domain, list(circuit.inputs)))
+        claim = recipe_claim(circuit, recipe)
         source = f"SEEDS {recipe.source}: trained {recipe.name}, seed {meta['seed']}, loss {meta['final_loss']:.1e}"
         theorems.append(Theorem(f"trained_{stem}", source, claim, expected, round_first=True))
         if stem in STUCK:
