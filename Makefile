@@ -11,7 +11,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[torch,onnx,test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[torch,onnx,test,cvc5]'
 	touch $(STAMP)
 
 prove: $(STAMP)
