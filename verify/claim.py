@@ -15,6 +15,7 @@ from symbolic.evaluate import evaluate_expr
 from symbolic.interval import compare
 from symbolic.printing import show
 from verify.domain import Domain
+from verify.output_set import OutputSet
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +62,37 @@ class Predicate:
         return f"({network} {self.op} {self.threshold}) <=> ({target})"
 
 
-Kind = Equality | Tolerance | Predicate
+@dataclasses.dataclass(frozen=True)
+class Unreachable:
+    """No point of the domain reaches ``unsafe``: holds (PROVED) / violated (REFUTED).
+
+    The claim's circuit may have several outputs; ``unsafe`` is a set over output and input names.
+    """
+
+    unsafe: OutputSet
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.unsafe, OutputSet):
+            raise errors.ClaimError(f"Unreachable needs an OutputSet, got {type(self.unsafe).__name__}")
+
+    def describe(self, network: str, target: str) -> str:
+        return f"{network} never reaches {self.unsafe}"
+
+
+Kind = Equality | Tolerance | Predicate | Unreachable
+
+
+def unreachable_claim(circuit: Circuit, unsafe: OutputSet, domain: Domain | None = None) -> Claim:
+    """The claim "no input in ``domain`` makes the outputs of ``circuit`` reach ``unsafe``".
+
+    >>> from symbolic.circuit import from_layers
+    >>> from verify.output_set import Atom
+    >>> net = from_layers([([[1], [-1]], None), ([[1, 1], [1, -1]], None)])  # y1 = |x|, y2 = x
+    >>> claim = unreachable_claim(net, OutputSet(((Atom((('y1', 1), ('y2', -1)), '<', 0),),)))
+    >>> claim.statement(), claim.holds_at({'x': Fraction(-2)})
+    ('N(x) never reaches y1 < y2', (True, {'y1': Fraction(2, 1), 'y2': Fraction(-2, 1)}, None))
+    """
+    return Claim(circuit, unsafe.to_sympy(), domain or Domain(), Unreachable(unsafe))
 
 
 def is_condition(expr: sp.Basic) -> bool:
@@ -91,6 +122,8 @@ class Claim:
     def __post_init__(self) -> None:
         if not isinstance(self.target, sp.Basic):
             raise errors.ClaimError(f"target must be a sympy expression, got {type(self.target).__name__}")
+        if isinstance(self.kind, Unreachable):
+            return self._check_unreachable()
         object.__setattr__(self, "output", self.output or self.circuit.output)
         if self.output not in self.circuit.outputs:
             raise errors.ClaimError(f"{self.output!r} is not an output of the circuit")
@@ -116,6 +149,26 @@ class Claim:
                 "or a predicate claim"
             )
 
+    def _check_unreachable(self) -> None:
+        """An Unreachable claim speaks of all outputs (``output`` stays None) and its target is the
+        output set's own condition (see :func:`unreachable_claim`)."""
+        if self.output is not None:
+            raise errors.ClaimError("an unreachable claim covers all outputs; do not name one")
+        if self.target != self.kind.unsafe.to_sympy():
+            raise errors.ClaimError("the target of an unreachable claim must be its output set's condition "
+                                    "(build it with verify.claim.unreachable_claim)")
+        known = set(self.variables) | set(self.circuit.outputs)
+        extra = sorted(self.kind.unsafe.names() - known)
+        if extra:
+            raise errors.ClaimError(
+                f"the output set uses {', '.join(extra)}, which is not an input or output of the network "
+                f"(inputs: {', '.join(self.circuit.inputs) or 'none'}; outputs: {', '.join(self.circuit.outputs)})")
+        unknown = sorted(n for n in self.domain.sets if n not in self.variables)
+        if unknown:
+            raise errors.ClaimError(
+                f"the domain names {', '.join(unknown)}, which is not an input or parameter "
+                f"(inputs: {', '.join(self.circuit.inputs)})")
+
     @property
     def parameters(self) -> tuple[str, ...]:
         return tuple(str(p) for p in self.circuit.parameters)
@@ -135,8 +188,12 @@ class Claim:
 
         A sigmoid makes the network value transcendental; it is then compared by rigorous
         interval enclosure, which raises :class:`symbolic.interval.Undecided` if it cannot tell.
+        For an :class:`Unreachable` claim it is ``(holds, outputs, index of the reached disjunct or None)``.
         """
         env = self.circuit.evaluate_all(point)
+        if isinstance(self.kind, Unreachable):
+            reached = self.kind.unsafe.reached(env)
+            return reached is None, {o: env[o] for o in self.circuit.outputs}, reached
         network = env[self.output]
         target = evaluate_expr(self.target, point)
         if isinstance(self.kind, Equality):

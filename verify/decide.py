@@ -10,7 +10,7 @@ import z3
 from symbolic import interval
 from verify import bounds, regions
 from verify.circuit_to_z3 import Encoder, model_value, z3_number
-from verify.claim import Claim, Equality, Predicate, Tolerance
+from verify.claim import Claim, Equality, Predicate, Tolerance, Unreachable
 from verify.result import Result, Verdict, confirmed, replay
 
 
@@ -103,8 +103,12 @@ def _regions(claim: Claim, config: Config, start: float) -> Result | None:
 def negation(claim: Claim, enc: Encoder) -> z3.BoolRef:
     """The z3 formula that holds exactly where the claim fails."""
     values = enc.encode_circuit(claim.circuit, signs=bounds.stable_signs(claim.circuit, claim.domain))
-    network = values[claim.output]
     kind = claim.kind
+    if isinstance(kind, Unreachable):  # fails where some disjunct of the output set is reached
+        ops = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b, ">": lambda a, b: a > b}
+        return z3.Or(*(z3.And(*(ops[a.op](z3.Sum(*(z3_number(c) * values[n] for n, c in a.coeffs)), z3_number(a.rhs))
+                                for a in d)) for d in kind.unsafe.disjuncts), z3.BoolVal(False))
+    network = values[claim.output]
     if isinstance(kind, Predicate):
         fires = {">": network > z3_number(kind.threshold), ">=": network >= z3_number(kind.threshold),
                  "<": network < z3_number(kind.threshold), "<=": network <= z3_number(kind.threshold)}[kind.op]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 
 from symbolic import errors
-from verify.claim import Claim
+from verify.claim import Claim, Unreachable
 
 
 class Verdict(enum.Enum):
@@ -20,26 +20,38 @@ class Verdict(enum.Enum):
 
 
 def exact_str(value: object) -> str:
-    """``Fraction(1, 3)`` -> ``'1/3'``, ``True`` -> ``'true'``; anything else via ``str``."""
+    """``Fraction(1, 3)`` -> ``'1/3'``, ``True`` -> ``'true'``, ``{'y1': 2}`` -> ``'y1 = 2'``;
+    anything else via ``str``."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Mapping):  # the outputs of a multi-output network
+        return ", ".join(f"{k} = {exact_str(v)}" for k, v in value.items())
     return str(value)
 
 
 @dataclasses.dataclass(frozen=True)
 class Counterexample:
-    """A point where the claim fails, with both values, confirmed by exact replay."""
+    """A point where the claim fails, with both values, confirmed by exact replay.
+
+    For an unreachable claim ``network_value`` maps each output to its value, ``target_value`` is
+    ``True`` (the point reaches the output set) and ``reached`` is the index of the disjunct reached.
+    """
 
     point: Mapping[str, Fraction]
     network_value: object
     target_value: object
+    reached: int | None = None
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "point": {k: exact_str(v) for k, v in self.point.items()},
             "network_value": exact_str(self.network_value),
             "target_value": exact_str(self.target_value),
         }
+        if self.reached is not None:
+            out["outputs"] = {k: exact_str(v) for k, v in self.network_value.items()}
+            out["reached_disjunct"] = self.reached
+        return out
 
 
 def replay(claim: Claim, point: Mapping[str, Fraction]) -> Counterexample | None:
@@ -49,6 +61,8 @@ def replay(claim: Claim, point: Mapping[str, Fraction]) -> Counterexample | None
     holds, network, target = claim.holds_at(point)
     if holds:
         return None
+    if isinstance(claim.kind, Unreachable):  # target is the index of the disjunct reached
+        return Counterexample(dict(point), network, True, reached=target)
     return Counterexample(dict(point), network, target)
 
 
@@ -112,4 +126,6 @@ class Result:
             "target_value": exact_str(cex.target_value) if cex else None,
             "reason": self.reason,
             "evidence": self.evidence,
+            **({"outputs": cex.to_json()["outputs"], "reached_disjunct": cex.reached}
+               if cex is not None and cex.reached is not None else {}),
         }
