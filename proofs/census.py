@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import itertools
 import json
 import os
 import threading
@@ -23,7 +24,7 @@ def run_seed(recipe_name: str, seed: int, steps: int | None = None) -> dict:
     """Train one seed, import it exactly, canonicalise, round and prove it against the recipe's
     target; return a JSON-ready record (never raises: failures are recorded)."""
     start = time.perf_counter()
-    record: dict = {"recipe": recipe_name, "seed": seed}
+    record: dict = {"recipe": recipe_name, "seed": seed, "steps": steps}
     try:
         from networks import recipes
         from proofs.trained_catalogue import recipe_claim
@@ -67,29 +68,89 @@ def run_seed(recipe_name: str, seed: int, steps: int | None = None) -> dict:
 
 
 # -- the results file: one JSON line per finished seed --------------------------------------------
-def read_results(path: Path, recipe_name: str) -> dict[int, dict]:
-    """Seeds already done in ``path``. A torn last line (the process was killed while writing
-    it) is cut off, so that seed runs again; nothing is lost or counted twice."""
+VERDICTS = ("proved", "refuted", "unknown", "error")
+#: A record is a few kilobytes; a longer line is not one (and is not read into memory whole).
+MAX_LINE_BYTES = 1 << 20
+_RESTART_HINT = "fix or delete the file, or pass --restart to begin a new one"
+
+
+def read_results(path: Path, recipe_name: str, steps: int | None = None) -> dict[int, dict]:
+    """Seeds already done in ``path``, a file of census records of ``recipe_name`` (run with
+    ``steps``; ``None`` is the recipe's own number).
+
+    Every complete line must be such a record, otherwise a :class:`~symbolic.errors.ParseError`
+    names the first bad line and nothing is changed. A torn last line (no newline: the process was
+    killed while writing it) is then cut off, so that seed runs again; nothing is lost or counted
+    twice.
+    """
     if not path.exists():
         return {}
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        keep = data.rfind(b"\n") + 1
+    if not path.is_file():
+        raise errors.ParseError(f"{path} is not a regular file, so it cannot hold census records")
+    done: dict[int, dict] = {}
+    keep = number = 0
+    with open(path, "rb") as handle:
+        while line := handle.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if not line.endswith(b"\n"):
+                if len(line) > MAX_LINE_BYTES:
+                    raise _bad_line(path, number, f"a line of more than {MAX_LINE_BYTES} bytes")
+                if not line.startswith(b"{"):
+                    raise _bad_line(path, number, "the last line is neither a record nor one torn by a kill")
+                break  # torn by a kill: cut below
+            record = _record(line, recipe_name, steps, path, number)
+            done.setdefault(record["seed"], record)
+            keep += len(line)
+    if keep < path.stat().st_size:
         with open(path, "r+b") as handle:
             handle.truncate(keep)
-        data = data[:keep]
-    done: dict[int, dict] = {}
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise errors.ModelFormatError(f"{path}:{number} is not a census record: {exc}") from None
-        if record.get("recipe") != recipe_name:
-            raise errors.ClaimError(f"{path} holds a census of {record.get('recipe')!r}, not {recipe_name!r}")
-        done.setdefault(int(record["seed"]), record)
     return done
+
+
+def _record(line: bytes, recipe_name: str, steps: int | None, path: Path, number: int) -> dict:
+    """One validated record (the checks :func:`summary` relies on)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad_line(path, number, "not UTF-8 text") from None
+    try:
+        record = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise _bad_line(path, number, f"not JSON ({getattr(exc, 'msg', type(exc).__name__)})") from None
+    if not isinstance(record, dict):
+        raise _bad_line(path, number, f"a JSON {type(record).__name__}, not an object")
+    if record.get("recipe") != recipe_name:
+        found = "no recipe" if "recipe" not in record else f"recipe {_show(record['recipe'])}"
+        raise _bad_line(path, number, f"{found}, not {recipe_name!r}")
+    seed = record.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise _bad_line(path, number, "no seed" if "seed" not in record else
+                        f"seed {_show(seed)} is not an integer in [0, 2**63)")
+    verdict = record.get("verdict")
+    if verdict not in VERDICTS:
+        raise _bad_line(path, number, "no verdict" if "verdict" not in record else
+                        f"verdict {_show(verdict)} is not one of {', '.join(VERDICTS)}")
+    wanted = {"error": str} if verdict == "error" else {"canonical": str}
+    optional = {"closed_form": str, "relu_form": str, "error": str, "features": list,
+                "final_loss": (int, float, type(None))}
+    for key, kind in {**optional, **wanted}.items():
+        if (key in wanted or key in record) and not isinstance(record.get(key), kind):
+            raise _bad_line(path, number, f"{key} {_show(record.get(key))} is missing or malformed")
+    if not all(isinstance(f, str) for f in record.get("features", ())):
+        raise _bad_line(path, number, "features must be strings")
+    if record.get("steps") != steps:
+        raise _bad_line(path, number, f"it was run with steps {_show(record.get('steps'))}, "
+                        f"this run asks for {_show(steps)} (None: the recipe's own)")
+    return record
+
+
+def _bad_line(path: Path, number: int, why: str) -> errors.ParseError:
+    return errors.ParseError(f"{path}:{number} is not a census record: {why}; {_RESTART_HINT}")
+
+
+def _show(value) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def append_result(path: Path, record: dict) -> None:
@@ -101,42 +162,66 @@ def append_result(path: Path, record: dict) -> None:
 
 
 # -- running --------------------------------------------------------------------------------------
-def _executor(workers: int, scheduler: str | None) -> concurrent.futures.Executor:
+def _executor(workers: int, scheduler: str | None,
+              connect_timeout: float) -> tuple[concurrent.futures.Executor, int]:
+    """The executor and how many seeds to keep in flight on it."""
     if scheduler:
         try:
             from distributed import Client
         except ImportError:
             raise errors.ClaimError("--scheduler needs dask.distributed: pip install distributed") from None
         try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise errors.ClaimError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
-        return client.get_executor(pure=False)
-    return concurrent.futures.ProcessPoolExecutor(max_workers=workers)
+            client = Client(scheduler, timeout=connect_timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise errors.ClaimError(f"cannot reach the Dask scheduler at {scheduler} within "
+                                    f"{connect_timeout:g} s: {exc}") from None
+        threads = sum(client.nthreads().values()) or 1
+        return client.get_executor(pure=False), 2 * threads
+    return concurrent.futures.ProcessPoolExecutor(max_workers=workers), 2 * workers
 
 
 def run_census(recipe_name: str, seeds: Iterable[int], out: Path | None = None, workers: int = 2,
                scheduler: str | None = None, steps: int | None = None,
-               on_result: Callable[[dict, int, int], None] | None = None) -> list[dict]:
+               on_result: Callable[[dict, int, int], None] | None = None,
+               restart: bool = False, connect_timeout: float = 10.0) -> list[dict]:
     """Run the seeds not already in ``out`` (in parallel), appending each record as it finishes;
-    return all records (old and new) sorted by seed."""
+    return all records (old and new) sorted by seed.
+
+    ``out`` must hold only records of this recipe and ``steps`` (see :func:`read_results`);
+    ``restart`` empties it first. At most ``min(workers, seeds to run)`` local processes start,
+    and only a few seeds per worker are submitted at a time.
+    """
     from networks import recipes
 
     recipes.recipe(recipe_name)  # unknown names fail here, before any worker starts
     seeds = list(dict.fromkeys(seeds))
-    done = read_results(out, recipe_name) if out else {}
+    if out and restart and out.exists():
+        if not out.is_file():
+            raise errors.ParseError(f"{out} is not a regular file, so it cannot hold census records")
+        out.write_bytes(b"")
+    done = read_results(out, recipe_name, steps) if out else {}
     todo = [s for s in seeds if s not in done]
     if todo:
-        executor = _executor(workers, scheduler)
+        executor, window = _executor(min(workers, len(todo)), scheduler, connect_timeout)
+        queue = iter(todo)
+        pending: dict[concurrent.futures.Future, int] = {}
         try:
-            futures = {executor.submit(run_seed, recipe_name, s, steps): s for s in todo}
-            for count, future in enumerate(concurrent.futures.as_completed(futures), start=1):
-                record = future.result()
-                done[record["seed"]] = record
-                if out:
-                    append_result(out, record)
-                if on_result:
-                    on_result(record, count, len(todo))
+            count = 0
+            while True:
+                for seed in itertools.islice(queue, max(0, window - len(pending))):
+                    pending[executor.submit(run_seed, recipe_name, seed, steps)] = seed
+                if not pending:
+                    break
+                finished, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in finished:
+                    del pending[future]
+                    record = future.result()
+                    done[record["seed"]] = record
+                    count += 1
+                    if out:
+                        append_result(out, record)
+                    if on_result:
+                        on_result(record, count, len(todo))
         finally:
             client = getattr(executor, "_client", None)
             if client is None:

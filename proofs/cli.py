@@ -5,20 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
 
+from proofs import cli_args
+from proofs.cli_output import OutputError, run_guarded, say
 from symbolic import errors
 
 EXIT_PROVED, EXIT_REFUTED, EXIT_BAD_INPUT, EXIT_UNKNOWN, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit code 2."""
+    """argparse, but a usage error is one line and exit code 2, and ``--tolerance -1/100`` or
+    ``--timeout -inf`` pass the value on (to be refused by name) instead of reading it as an option."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\.?[0-9].*|inf|infinity|nan)$", re.IGNORECASE)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise errors.ParseError(f"{self.prog}: {message}")
+        command = self.prog.removeprefix("mathcircuits").strip()
+        raise errors.ParseError(f"{command}: {message}" if command else message)
 
 
 def _verdict_exit(verdict) -> int:
@@ -75,10 +84,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from proofs import catalogue, report
     from verify.decide import Config
 
-    formats = [f.strip() for f in args.format.split(",") if f.strip()]
     theorems = catalogue.select(args.names)
     rows, total = _run_theorems(theorems, Config(timeout_s=args.timeout), quiet=False)
-    paths = report.write_reports(rows, total, args.out, formats)
+    paths = report.write_reports(rows, total, args.out, args.format)
     print(f"report: {paths[0]} ({len(paths)} files)")
     return 0
 
@@ -164,20 +172,20 @@ def _load_model(args: argparse.Namespace):
     from proofs.text_to_expr import parse_names
 
     names = list(parse_names(args.inputs)) if args.inputs else None
-    return load_model(args.model, input_names=names)
+    limit = {} if args.max_model_bytes is None else {"max_bytes": args.max_model_bytes}
+    return load_model(args.model, input_names=names, **limit)
 
 
 def _kind(args: argparse.Namespace, target):
     """The claim kind the options ask for: tolerance, predicate (condition target) or equality."""
-    from proofs.text_to_expr import parse_number
     from verify.claim import Equality, Predicate, Tolerance, is_condition
 
-    if args.tolerance is not None:
+    if args.tolerance is not None:  # exact numbers, checked while parsing the options
         if is_condition(target):
             raise errors.ClaimError("--tolerance needs a numeric target, not a condition")
-        return Tolerance(parse_number(args.tolerance))
+        return Tolerance(args.tolerance)
     if is_condition(target):
-        return Predicate(">", parse_number(args.threshold))
+        return Predicate(">", args.threshold)
     return Equality()
 
 
@@ -226,7 +234,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_simplify(args: argparse.Namespace) -> int:
     from proofs.text_to_domain import parse_domain
-    from proofs.text_to_expr import parse_number
     from symbolic.circuit_to_canonical import canonicalize
     from symbolic.circuit_to_closed_form import closed_form
     from symbolic.circuit_to_rounded import DENOMINATORS, round_weights
@@ -235,7 +242,7 @@ def cmd_simplify(args: argparse.Namespace) -> int:
     circuit = _load_model(args)
     text = args.domain or "[-1, 1]^" + str(len(circuit.inputs))
     domain = parse_domain(text, list(circuit.inputs))
-    tolerance = parse_number(args.tolerance)
+    tolerance = args.tolerance
     canonical = canonicalize(circuit)
     samples = _float_samples(domain, circuit.inputs)
     chosen = None
@@ -303,11 +310,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # -- explain ------------------------------------------------------------------------------------
 def _load_source(args: argparse.Namespace):
-    """A model file when SOURCE names an existing file, else a network expression."""
-    from pathlib import Path
+    """A model file when SOURCE names an existing path or ends in a model suffix, else a network
+    expression."""
+    import os
 
-    if Path(args.source).is_file():
-        args.model = args.source
+    from networks.model_files import SUFFIXES
+
+    if os.path.lexists(args.source) or os.path.splitext(args.source)[1].lower() in SUFFIXES:
+        try:
+            args.model = cli_args.model_file(args.source)
+        except argparse.ArgumentTypeError as exc:
+            raise errors.ParseError(f"argument SOURCE: {exc}") from None
         return _load_model(args)
     from proofs.text_to_expr import parse_expression, parse_names
     from symbolic.expr_to_circuit import expr_to_circuit
@@ -366,27 +379,52 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 # -- census -------------------------------------------------------------------------------------
 def cmd_census(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from proofs import census
     from proofs.progress import Progress
 
-    if args.seeds < 1 or args.workers < 1:
-        raise errors.ClaimError("--seeds and --workers must be at least 1")
-    out = Path(args.out) if args.out else None
-    if out is not None and not out.parent.is_dir():
-        raise errors.ClaimError(f"the folder of --out {out} does not exist")
+    if args.first + args.seeds - 1 > cli_args.MAX_SEED:
+        raise errors.ParseError(f"argument --first: seeds {args.first}..{args.first + args.seeds - 1} go past "
+                                f"the largest seed {cli_args.MAX_SEED}")
+    if args.restart and args.out is None:
+        raise errors.ParseError("argument --restart: needs --out FILE (the file to begin again)")
     progress = Progress(args.seeds, "seeds", enabled=not args.json)
-    records = census.run_census(args.function, range(args.first, args.first + args.seeds), out, args.workers,
+    records = census.run_census(args.function, range(args.first, args.first + args.seeds), args.out, args.workers,
                                 args.scheduler, args.steps,
                                 on_result=lambda record, count, total: progress.step(
-                                    f"seed {record['seed']}: {record.get('verdict')}"))
+                                    f"seed {record['seed']}: {record.get('verdict')}"),
+                                restart=args.restart, connect_timeout=args.connect_timeout)
     data = census.summary(args.function, records)
     print(json.dumps(data, indent=2) if args.json else census.format_table(data))
     return 0
 
 
 # -- parser -------------------------------------------------------------------------------------
+_LIMITS = f"{cli_args.MIN_TIMEOUT_S:g}..{cli_args.MAX_TIMEOUT_S:g}"
+
+
+def _timeout(p: argparse.ArgumentParser, default: float, help: str) -> None:
+    p.add_argument("--timeout", type=cli_args.seconds, default=default, metavar="S",
+                   help=f"{help} (seconds, {_LIMITS}; default {default:g})")
+
+
+def _report(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--report", type=cli_args.report_folder, metavar="DIR", help=help)
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--inputs", help="input names, e.g. a,b (default x or x1..xn)")
+    p.add_argument("--max-model-bytes", type=cli_args.byte_size, metavar="N",
+                   help="refuse a model file larger than N bytes (e.g. 50000000, 64M, 1G; default: the "
+                        "loader's cap for the format)")
+
+
+def _claim_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tolerance", type=cli_args.non_negative_number, metavar="EPS",
+                   help="prove |N - target| <= EPS instead of equality (an exact number >= 0)")
+    p.add_argument("--threshold", type=cli_args.exact_number, default="0",
+                   help="for a condition target: prove N > THRESHOLD iff it holds")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mathcircuits", description="Formal answers about small ReLU networks.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -395,104 +433,123 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="theorems to run (default: all)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--list", action="store_true", help="list theorem names and sources")
-    p.add_argument("--report", metavar="DIR", help="write the catalogue report (HTML, Markdown, JSON) into DIR")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="z3 timeout per query (s)")
+    _report(p, "write the catalogue report (HTML, Markdown, JSON) into DIR")
+    _timeout(p, 10.0, "z3 timeout per query")
     p.set_defaults(func=cmd_prove)
 
     c = sub.add_parser("claim", help="prove or refute a claim about a network written as an expression")
     c.add_argument("network", metavar="NETWORK", help='e.g. "relu(x1) - relu(-x1) - relu(x1 - x2)"')
     c.add_argument("--target", required=True, help='e.g. "min(x1, x2)", "[x < 10]", or a condition "x1 > x2"')
     c.add_argument("--domain", default="R", help='e.g. "R^2", "x1 in [-1, 1], x2 in (0, oo)", "x in {0..15}"')
-    c.add_argument("--tolerance", metavar="EPS", help="prove |N - target| <= EPS instead of equality")
-    c.add_argument("--threshold", default="0", help="for a condition target: prove N > THRESHOLD iff it holds")
+    _claim_options(c)
     c.add_argument("--inputs", help="input names in order, e.g. a,b (default: the variables, sorted)")
     c.add_argument("--parameters", help="symbolic weights, e.g. w1,w2 (constrain them in --domain)")
     c.add_argument("--json", action="store_true", help="print JSON")
-    c.add_argument("--report", metavar="DIR", help="also write an HTML/Markdown/JSON report into DIR")
-    c.add_argument("--timeout", type=float, default=10.0, metavar="S", help="z3 timeout (s)")
+    _report(c, "also write an HTML/Markdown/JSON report into DIR")
+    _timeout(c, 10.0, "z3 timeout")
     c.set_defaults(func=cmd_claim)
 
     k = sub.add_parser("check", help="check a trained model file (.json, .pt, .pt2, .onnx) against a target")
-    k.add_argument("model", metavar="MODEL")
+    k.add_argument("model", metavar="MODEL", type=cli_args.model_file)
     k.add_argument("--target", required=True, help='e.g. "min(x1, x2)"')
     k.add_argument("--domain", default="R", help='e.g. "[-1, 1]^2"')
-    k.add_argument("--tolerance", metavar="EPS", help="prove |N - target| <= EPS")
-    k.add_argument("--threshold", default="0", help="for a condition target: N > THRESHOLD iff it holds")
+    _claim_options(k)
     k.add_argument("--round", action="store_true", help="canonicalise and round to the simplest weights first")
     k.add_argument("--max-error", action="store_true", help="require the exact worst-case error (bounded domain)")
-    k.add_argument("--inputs", help="input names, e.g. a,b (default x or x1..xn)")
+    _model_options(k)
     k.add_argument("--json", action="store_true", help="print JSON")
-    k.add_argument("--report", metavar="DIR", help="also write an HTML/Markdown/JSON report into DIR")
-    k.add_argument("--timeout", type=float, default=60.0, metavar="S", help="z3 timeout per query (s)")
+    _report(k, "also write an HTML/Markdown/JSON report into DIR")
+    _timeout(k, 60.0, "z3 timeout per query")
     k.set_defaults(func=cmd_check)
 
     r = sub.add_parser("report", help="write the report of the catalogue (or the named theorems)")
     r.add_argument("names", nargs="*", metavar="NAME", help="theorems (default: all)")
-    r.add_argument("--out", required=True, metavar="DIR", help="folder for index.html, index.md, catalogue.json")
-    r.add_argument("--format", default="html,md,json", help="comma-separated: html, md, json")
-    r.add_argument("--timeout", type=float, default=10.0, metavar="S", help="z3 timeout per query (s)")
+    r.add_argument("--out", required=True, type=cli_args.report_folder, metavar="DIR",
+                   help="folder for index.html, index.md, catalogue.json")
+    r.add_argument("--format", type=cli_args.report_formats, default="html,md,json",
+                   help="comma-separated: html, md, json")
+    _timeout(r, 10.0, "z3 timeout per query")
     r.set_defaults(func=cmd_report)
 
     m = sub.add_parser("simplify", help="canonical, rounded closed form of a model and its exact rounding error")
-    m.add_argument("model", metavar="MODEL")
+    m.add_argument("model", metavar="MODEL", type=cli_args.model_file)
     m.add_argument("--domain", help="bounded domain for the error (default [-1, 1]^n)")
-    m.add_argument("--tolerance", default="1/100", help="largest acceptable rounding error (default 1/100)")
-    m.add_argument("--inputs", help="input names, e.g. a,b")
+    m.add_argument("--tolerance", type=cli_args.non_negative_number, default="1/100",
+                   help="largest acceptable rounding error, an exact number >= 0 (default 1/100)")
+    _model_options(m)
     m.add_argument("--json", action="store_true", help="print JSON")
-    m.add_argument("--timeout", type=float, default=60.0, metavar="S", help="z3 timeout per query (s)")
+    _timeout(m, 60.0, "z3 timeout per query")
     m.set_defaults(func=cmd_simplify)
 
     e = sub.add_parser("explain", help="name features, match library circuits, ablate or edit neurons")
     e.add_argument("source", metavar="SOURCE", help="a model file, or a network expression")
     e.add_argument("--drop", action="append", metavar="NEURON", help="remove a neuron (repeatable)")
     e.add_argument("--set", action="append", metavar="NEURON.SOURCE=VALUE", help="edit one weight (repeatable)")
-    e.add_argument("--inputs", help="input names, e.g. a,b")
+    _model_options(e)
     e.add_argument("--json", action="store_true", help="print JSON")
-    e.add_argument("--timeout", type=float, default=10.0, metavar="S", help="z3 timeout per query (s)")
+    _timeout(e, 10.0, "z3 timeout per query")
     e.set_defaults(func=cmd_explain)
 
     n = sub.add_parser("census", help="train many seeds of a recipe, prove each, group them into families")
     n.add_argument("function", metavar="FUNCTION", help="recipe name, e.g. minimum, min_skip, absolute_value")
-    n.add_argument("--seeds", type=int, required=True, help="number of seeds")
-    n.add_argument("--first", type=int, default=0, help="first seed (default 0)")
-    n.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local worker processes")
-    n.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster, e.g. tcp://host:8786")
-    n.add_argument("--out", metavar="FILE", help="JSON lines, one per seed; a rerun skips seeds already there")
-    n.add_argument("--steps", type=int, help="override the recipe's number of steps (quick runs)")
+    n.add_argument("--seeds", type=cli_args.integer(1, cli_args.MAX_SEEDS), required=True,
+                   help=f"number of seeds (1..{cli_args.MAX_SEEDS})")
+    n.add_argument("--first", type=cli_args.integer(0, cli_args.MAX_SEED), default=0, help="first seed (default 0)")
+    n.add_argument("--workers", type=cli_args.workers, default=min(os.cpu_count() or 1, cli_args.MAX_WORKERS),
+                   help=f"local worker processes (1..{cli_args.MAX_WORKERS}, 4 per core; never more than seeds)")
+    n.add_argument("--scheduler", type=cli_args.scheduler_address, metavar="ADDRESS",
+                   help="run on an existing Dask cluster, e.g. tcp://host:8786")
+    n.add_argument("--connect-timeout", type=cli_args.seconds, default=10.0, metavar="S",
+                   help="seconds to wait for the Dask scheduler (default 10)")
+    n.add_argument("--out", type=cli_args.output_file, metavar="FILE",
+                   help="JSON lines, one per seed; a rerun skips seeds already there")
+    n.add_argument("--restart", action="store_true", help="empty --out first instead of resuming from it")
+    n.add_argument("--steps", type=cli_args.integer(0, cli_args.MAX_STEPS),
+                   help=f"override the recipe's number of steps (0..{cli_args.MAX_STEPS}; quick runs)")
     n.add_argument("--json", action="store_true", help="print the summary as JSON")
     n.set_defaults(func=cmd_census)
 
     t = sub.add_parser("train", help="train a seed recipe and save the model as JSON weights")
     t.add_argument("name", metavar="NAME", help="recipe name, e.g. minimum, absolute_value, min_skip, is_even")
-    t.add_argument("--seed", type=int, required=True)
-    t.add_argument("--out", required=True, metavar="FILE")
-    t.add_argument("--steps", type=int, help="override the number of steps (for quick runs)")
+    t.add_argument("--seed", type=cli_args.integer(0, cli_args.MAX_SEED), required=True)
+    t.add_argument("--out", required=True, type=cli_args.output_file, metavar="FILE")
+    t.add_argument("--steps", type=cli_args.integer(0, cli_args.MAX_STEPS),
+                   help=f"override the number of steps (0..{cli_args.MAX_STEPS}; for quick runs)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mathcircuits`` console script; returns the exit code."""
+    """Entry point of the ``mathcircuits`` console script; returns the exit code.
+
+    A closed standard output (``mathcircuits prove | head``) ends quietly with 141, an unwritable
+    one (a full disk) with one line and 2; see :mod:`proofs.cli_output`.
+    """
+    return run_guarded(lambda: _run(argv))
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except errors.ReplayError as exc:
-        print(f"mathcircuits: internal error (a bug, please report): {exc}", file=sys.stderr)
+        say(f"mathcircuits: internal error (a bug, please report): {exc}")
         return EXIT_INTERNAL
     except errors.MathCircuitsError as exc:
-        print(f"mathcircuits: error: {exc}", file=sys.stderr)
+        say(f"mathcircuits: error: {exc}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("mathcircuits: interrupted", file=sys.stderr)
+        say("mathcircuits: interrupted")
         return 130
+    except OutputError:
+        raise
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         if os.environ.get("MATHCIRCUITS_DEBUG"):
             raise
-        print(f"mathcircuits: internal error (a bug, please report; MATHCIRCUITS_DEBUG=1 shows the "
-              f"traceback): {type(exc).__name__}: {exc}", file=sys.stderr)
+        say(f"mathcircuits: internal error (a bug, please report; MATHCIRCUITS_DEBUG=1 shows the "
+            f"traceback): {type(exc).__name__}: {exc}")
         return EXIT_INTERNAL
-
 
 if __name__ == "__main__":
     sys.exit(main())
