@@ -25,7 +25,11 @@ def _verdict(summary: Summary) -> str:
     if not summary.runs:
         return "n/a"
     if summary.solver == "mathcircuits" and summary.method and not summary.status.startswith("WRONG"):
-        return f"{summary.status} ({summary.method})"
+        cert = ""
+        if summary.cert:
+            cert = f"; certificate {summary.cert}"
+            cert += f" {summary.cert_check_s:.3f} s" if summary.cert_check_s is not None else ""
+        return f"{summary.status} ({summary.method}{cert})"
     return summary.status
 
 
@@ -101,6 +105,7 @@ def targets(results: list[CaseResult]) -> list[Target]:
         out.append(Target(f">= {factor:g}x faster than {peer} where its correct answer takes > {SLOW_PEER_S:g} s "
                           "(median solve)", status, detail))
     out.append(_quick(solved))
+    out.append(_many_inputs(solved))
     for r in results:
         mc = r.summaries["mathcircuits"]
         if r.case.kind == "catalogue":
@@ -113,6 +118,36 @@ def targets(results: list[CaseResult]) -> list[Target]:
             out.append(Target(f"is_even with 10 bits decided under {IS_EVEN_LIMIT_S:g} s", "PASS" if ok else "MISS",
                               f"median solve {_s(mc.solve_s)} s (whole process {_s(mc.wall_s)} s), {mc.status}"))
     return out
+
+
+MANY_INPUTS_LIMIT_S = 10.0
+MANY_INPUTS_MAX_RELUS = 128  # "up to 2x64 hidden ReLUs"
+
+
+def _many_inputs(solved: list[CaseResult]) -> Target:
+    """Issue 11: every 3-4-input case with up to 2x64 hidden ReLUs decided and certified in < 10 s."""
+    chosen = [r for r in solved if r.case.inputs >= 3 and (r.case.relus or 0) <= MANY_INPUTS_MAX_RELUS]
+    if not chosen:
+        return Target("3-4-input cases decided and certified under 10 s", "n/a", "no 3-4-input case selected")
+    missed = []
+    for r in chosen:
+        mc = r.summaries["mathcircuits"]
+        why = []
+        if not mc.correct:
+            why.append(mc.status)
+        if (mc.wall_s or 0) >= MANY_INPUTS_LIMIT_S:
+            why.append(f"wall {_s(mc.wall_s)} s")
+        if mc.status == "proved" and mc.cert != "accepted":
+            why.append(f"certificate {mc.cert or 'none'}")
+        if why:
+            missed.append(f"{r.case.name} ({', '.join(why)})")
+    slowest = max(chosen, key=lambda r: r.summaries["mathcircuits"].wall_s or 0)
+    detail = (f"{len(chosen) - len(missed)}/{len(chosen)} met; slowest {slowest.case.name} wall "
+              f"{_s(slowest.summaries['mathcircuits'].wall_s)} s")
+    if missed:
+        detail += "; missed: " + "; ".join(missed)
+    return Target(f"every 3-4-input case (<= {MANY_INPUTS_MAX_RELUS} hidden ReLUs) decided, proofs certified, "
+                  f"under {MANY_INPUTS_LIMIT_S:g} s (whole process)", "MISS" if missed else "PASS", detail)
 
 
 def _quick(solved: list[CaseResult]) -> Target:

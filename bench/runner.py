@@ -45,6 +45,8 @@ class Run:
     note: str = ""
     replays: bool | None = None  # for refuted runs: did the counterexample replay exactly?
     wrong: bool = False
+    cert: str = ""  # mathcircuits proofs: accepted | rejected | none (no certificate) | n/a (no checker)
+    cert_check_s: float | None = None
 
 
 @dataclasses.dataclass
@@ -59,6 +61,8 @@ class Summary:
     wrong_runs: int = 0
     solve_s: float | None = None  # median
     wall_s: float | None = None  # median
+    cert: str = ""  # "accepted" when every proof's certificate was accepted, else the first other status
+    cert_check_s: float | None = None  # median
 
 
 @dataclasses.dataclass
@@ -97,7 +101,8 @@ def run_worker(case: Case, solver: str, models: Path, timeout_s: float) -> Run:
     point = report.get("point")
     return Run(solver, verdict, wall, report.get("solve_s"), report.get("method") or "",
                {k: Fraction(v) for k, v in point.items()} if point else None,
-               report.get("raw_point"), note)
+               report.get("raw_point"), note, cert=report.get("cert") or "",
+               cert_check_s=report.get("cert_check_s"))
 
 
 def run_catalogue() -> Run:
@@ -228,4 +233,8 @@ def _summarise(solver: str, runs: list[Run], applicable: bool) -> Summary:
         top = statistics.mode(verdicts)
         summary.status = f"{top} ({verdicts.count(top)}/{len(runs)}; also {', '.join(sorted(set(verdicts) - {top}))})"
     summary.correct = not summary.wrong_runs and all(v in ANSWERS for v in verdicts)
+    certs = [r.cert for r in runs if r.verdict == "proved"]
+    if certs:
+        summary.cert = next((c for c in certs if c != "accepted"), "accepted") or "none"
+        summary.cert_check_s = _median([r.cert_check_s for r in runs])
     return summary

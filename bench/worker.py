@@ -33,8 +33,17 @@ def _mathcircuits(case: case_table.Case, models: Path, timeout_s: float) -> dict
     result = decide(claim, config)
     solve_s = time.perf_counter() - start
     cex = result.counterexample
-    return {"verdict": result.verdict.value, "method": result.method, "solve_s": solve_s,
-            "point": dict(cex.point) if cex else None, "note": result.reason}
+    out = {"verdict": result.verdict.value, "method": result.method, "solve_s": solve_s,
+           "point": dict(cex.point) if cex else None, "note": result.reason}
+    certificate = getattr(result, "certificate", None)
+    if certificate is not None:
+        from bench.acasxu_worker import check_certificate_data
+
+        checked = check_certificate_data(certificate)
+        out.update(cert=checked["verdict"], cert_check_s=checked["check_s"])
+    elif result.verdict.value == "proved":
+        out["cert"] = "none"
+    return out
 
 
 def _z3(case: case_table.Case, models: Path, timeout_s: float) -> dict:
@@ -44,7 +53,7 @@ def _z3(case: case_table.Case, models: Path, timeout_s: float) -> dict:
         return z3_baseline.solve_is_even(case.bits, timeout_s)
     layers = z3_baseline.load_layers(case.json_path(models))
     eps = case.eps if case.kind == "tol" else None
-    return z3_baseline.solve_min(layers, eps, case.box, timeout_s)
+    return z3_baseline.solve_target(layers, case.target, eps, case.box, timeout_s)
 
 
 def _marabou(case: case_table.Case, models: Path, timeout_s: float) -> dict:

@@ -2,8 +2,9 @@
 
 Real inputs (with the box as bounds, or free on R^2), one fresh Real per hidden ReLU constrained
 to ``If(pre > 0, pre, 0)``, weights converted *exactly* from the JSON floats with
-``Fraction(float)``, ``min`` as ``If(x1 < x2, x1, x2)``, the negated claim asserted, one
-``solver.check()`` with a timeout. ``is_even`` is the same with an Int input and Int neurons.
+``Fraction(float)``, ``min`` as ``If(x1 < x2, x1, x2)`` (``min3``, ``min4``, ``median3`` and
+``range4`` as the same ``If`` chains, :meth:`bench.target_functions.Target.z3`), the negated claim
+asserted, one ``solver.check()`` with a timeout. ``is_even`` is the same with an Int input and Int neurons.
 
 Imports z3 only (no sympy, no toolkit), so its worker process starts as fast as z3 allows.
 
@@ -99,21 +100,30 @@ def solve_min(layers: Layers, eps: Fraction | None, box: bool, timeout_s: float)
     Returns ``{"verdict": proved|refuted|unknown, "solve_s", "point": {x1, x2: Fraction} | None}``;
     the time covers building the formula and ``check()``.
     """
+    return solve_target(layers, "min2", eps, box, timeout_s)
+
+
+def solve_target(layers: Layers, target: str, eps: Fraction | None, box: bool, timeout_s: float) -> dict:
+    """Decide ``|N - f| <= eps`` (``eps=None``: ``N = f``) on [-1, 1]^n or R^n for a target of
+    :data:`bench.target_functions.TARGETS`; returns as :func:`solve_min`."""
+    from bench.target_functions import TARGETS
+
     start = time.perf_counter()
-    x1, x2 = z3.Reals("x1 x2")
-    (y,), constraints = encode(layers, [x1, x2])
-    target = z3.If(x1 < x2, x1, x2)
+    spec = TARGETS[target]
+    xs = [z3.Real(f"x{i + 1}") for i in range(spec.inputs)]
+    (y,), constraints = encode(layers, xs)
+    f = spec.z3(xs)
     solver = z3.Solver()
     solver.set("timeout", max(1, int(timeout_s * 1000)))
     if box:
-        solver.add(x1 >= -1, x1 <= 1, x2 >= -1, x2 <= 1)
+        solver.add(*[c for x in xs for c in (x >= -1, x <= 1)])
     solver.add(*constraints)
     if eps is None:
-        solver.add(y != target)
+        solver.add(y != f)
     else:
         e = _num(eps)
-        solver.add(z3.Or(y - target > e, target - y > e))
-    return _check(solver, {"x1": x1, "x2": x2}, start)
+        solver.add(z3.Or(y - f > e, f - y > e))
+    return _check(solver, {f"x{i + 1}": x for i, x in enumerate(xs)}, start)
 
 
 def is_even_layers(bits: int) -> Layers:
