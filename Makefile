@@ -23,7 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check maraboupy==2.0.0 || \
 		echo "bench: maraboupy could not be installed; the Marabou column will say so"
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS)
 
 reproduce: $(STAMP)
 	$(BIN)/python -m proofs.reproduce
