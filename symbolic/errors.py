@@ -39,5 +39,9 @@ class ClaimError(MathCircuitsError, ValueError):
     """A claim is inconsistent: target variables that are not inputs, bad tolerance, ..."""
 
 
+class CertificateError(MathCircuitsError, ValueError):
+    """A certificate file is unreadable or malformed: bad JSON, a missing field, a bad number, a cap."""
+
+
 class ReplayError(MathCircuitsError, AssertionError):
     """A solver counterexample did not replay exactly: a bug in the toolkit, never a result."""
