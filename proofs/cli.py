@@ -517,6 +517,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"override the number of steps (0..{cli_args.MAX_STEPS}; for quick runs)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    from proofs import cli_vnnlib  # the vnnlib subcommand lives in its own module
+
+    cli_vnnlib.add_parser(sub)
     return parser
 
 

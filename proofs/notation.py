@@ -16,7 +16,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from symbolic.printing import show
 from symbolic.relu import sym
-from verify.claim import Predicate, Tolerance
+from verify.claim import Predicate, Tolerance, Unreachable
 from verify.domain import IntegerRange, RealInterval
 from verify.realizability import Unrealizable
 
@@ -197,6 +197,10 @@ def statement_parts(claim) -> list:
                 + [":", "exists", sp.Tuple(*xs) if len(xs) > 1 else xs[0], "in", witness, ":",
                    sp.Ne(sp.Function("N_w")(*xs), claim.target, evaluate=False)])
     network = sp.Function("N")(*(sym(n) for n in claim.circuit.inputs))
+    if isinstance(claim.kind, Unreachable):  # (Y_0, ..., Y_m) = N(x) : not (the output set)
+        outputs = [sym(n) for n in claim.circuit.outputs]
+        values = sp.Tuple(*outputs) if len(outputs) > 1 else outputs[0]
+        return [sp.Eq(values, network, evaluate=False), ":", sp.Not(claim.target, evaluate=False)]
     if isinstance(claim.kind, Tolerance):
         return [sp.Le(sp.Abs(network - claim.target), _rational(claim.kind.eps), evaluate=False)]
     if isinstance(claim.kind, Predicate):

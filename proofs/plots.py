@@ -151,8 +151,8 @@ def plot_svg(result_or_circuit, target: sp.Basic | None = None, domain: Domain |
     worst-error point of a trained model); ``salt`` makes SVG ids unique within one page.
     """
     claim = getattr(result_or_circuit, "claim", None)
-    if claim is not None and not isinstance(claim, Claim):
-        return None
+    if claim is not None and (not isinstance(claim, Claim) or claim.output is None):
+        return None  # a weight template, or an unreachable claim (all outputs, no single one to plot)
     if claim is not None:
         circuit, output, kind = claim.circuit, claim.output, claim.kind
         target = claim.target if target is None else target

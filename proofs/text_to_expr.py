@@ -412,6 +412,18 @@ def parse_constant(stream: TokenStream) -> fractions.Fraction:
     return fractions.Fraction(int(val.expr.p), int(val.expr.q))
 
 
+def parse_term(stream: TokenStream) -> sp.Expr:
+    """Parse an arithmetic expression (variables allowed) from ``stream``; it stops before
+    comparisons, ``and``/``or``, commas and closing brackets (the ``--unsafe`` parser relies on it).
+
+    >>> s = TokenStream("2*Y_0 - 1/2 <= Y_1")
+    >>> parse_term(s), s.peek().text
+    (2*Y_0 - 1/2, '<=')
+    """
+    parser = _Parser(stream)
+    return parser.number(parser.expression(_ARITH_BP))
+
+
 def parse_number(text: str) -> fractions.Fraction:
     """Parse one exact number such as ``1e-3``, ``1/1000``, ``-0.5`` or ``2`` (for CLI options).
 
