@@ -29,7 +29,7 @@ from symbolic import errors
 from symbolic.circuit import Circuit
 from verify.claim import Claim, unreachable_claim
 from verify.domain import Domain, FiniteSet, RealInterval
-from verify.output_set import FLIP, MAX_DISJUNCTS, NEGATE, OPS, Atom, OutputSet, conjoin, linear_form, relation
+from verify.output_set import FLIP, OPS, Atom, OutputSet, dnf, linear_form
 
 MAX_BYTES = 16 * 2**20  # size of one VNN-LIB file
 MAX_DEPTH = 64  # nesting of parentheses
@@ -159,33 +159,6 @@ class _Reader:
         return Fraction(tok.text)
 
 
-# -- formulas: a tree of ("and"|"or", parts), ("not", part), ("rel", coeffs, constant, op), bools ---
-def dnf(tree, negated: bool = False) -> list[tuple[Atom, ...]]:
-    """The disjunctive normal form of a formula tree, in the order written, within MAX_DISJUNCTS."""
-    if isinstance(tree, bool):
-        return [()] if tree != negated else []
-    kind = tree[0]
-    if kind == "not":
-        return dnf(tree[1], not negated)
-    if kind in ("and", "or"):
-        parts = [dnf(part, negated) for part in tree[1]]
-        if (kind == "and") != negated:
-            return conjoin(parts)
-        out = [d for part in parts for d in part]
-        if len(out) > MAX_DISJUNCTS:
-            raise errors.ClaimError(f"the property has more than {MAX_DISJUNCTS} disjuncts")
-        return out
-    _, coeffs, constant, op = tree
-    if op in ("==", "!="):
-        if (op == "==") != negated:
-            return conjoin([dnf(("rel", coeffs, constant, "<=")), dnf(("rel", coeffs, constant, ">="))])
-        return dnf(("rel", coeffs, constant, "<")) + dnf(("rel", coeffs, constant, ">"))
-    atom = relation(coeffs, constant, NEGATE[op] if negated else op)
-    if isinstance(atom, bool):
-        return [()] if atom else []
-    return [(atom,)]
-
-
 def _linear_sum(parts, signs) -> tuple[dict[str, Fraction], Fraction]:
     coeffs: dict[str, Fraction] = {}
     constant = Fraction(0)
@@ -237,8 +210,8 @@ class _Vnnlib(_Reader):
         indices = sorted(int(n[2:]) for n in self.declared if n[0] == letter)
         for expected, index in enumerate(indices):
             if index != expected:
-                raise errors.ParseError(f"{self.source}: {letter}_{expected} is not declared but "
-                                        f"{letter}_{index} is (declare {letter}_0 .. {letter}_{indices[-1]})")
+                self.fail(f"{letter}_{expected} is not declared but {letter}_{index} is "
+                          f"(declare {letter}_0 .. {letter}_{indices[-1]})", self.declared[f"{letter}_{index}"])
         return tuple(f"{letter}_{i}" for i in indices)
 
     def formula(self, node):

@@ -225,45 +225,64 @@ def relation(coeffs: Mapping[str, Fraction], constant: Fraction, op: str) -> Ato
 
 def conjoin(parts: Iterable[list[tuple[Atom, ...]]]) -> list[tuple[Atom, ...]]:
     """The DNF of a conjunction of DNFs (a cross product), within MAX_DISJUNCTS."""
-    out: list[tuple[Atom, ...]] = [()]
+    out: list[list[Atom]] = [[]]
     for dnf in parts:
         if len(out) * len(dnf) > MAX_DISJUNCTS:
             raise errors.ClaimError(f"the output set has more than {MAX_DISJUNCTS} disjuncts in disjunctive "
                                     "normal form; split the property")
-        out = [a + b for a in out for b in dnf]
-    return out
+        if len(dnf) == 1:  # the common case (one assert, one atom): extend in place, no copies
+            for conjunction in out:
+                conjunction.extend(dnf[0])
+        else:
+            out = [a + list(b) for a in out for b in dnf]
+    return [tuple(c) for c in out]
 
 
-def _dnf(cond: sp.Basic, negated: bool) -> list[tuple[Atom, ...]]:
-    if cond is sp.true or cond is sp.false:
-        return [()] if (cond is sp.true) != negated else []
-    if isinstance(cond, sp.Not):
-        return _dnf(cond.args[0], not negated)
-    if isinstance(cond, (sp.And, sp.Or)):
-        conjunctive = isinstance(cond, sp.And) != negated
-        parts = [_dnf(arg, negated) for arg in cond.args]
-        if conjunctive:
+def dnf(tree, negated: bool = False) -> list[tuple[Atom, ...]]:
+    """The disjunctive normal form of a formula tree, in the order written, within MAX_DISJUNCTS.
+
+    A tree is ``True``/``False``, ``("and" | "or", [trees])``, ``("not", tree)`` or
+    ``("rel", coefficients, constant, op)`` for ``sum(coefficients * v) + constant op 0`` with
+    ``op`` among ``<= < >= > == !=`` (``==`` is two atoms, ``!=`` two disjuncts).
+
+    >>> [[str(a) for a in d] for d in dnf(("not", ("or", [("rel", {'Y_0': 1}, -1, '<'), False])))]
+    [['Y_0 >= 1']]
+    """
+    if isinstance(tree, bool):
+        return [()] if tree != negated else []
+    kind = tree[0]
+    if kind == "not":
+        return dnf(tree[1], not negated)
+    if kind in ("and", "or"):
+        parts = [dnf(part, negated) for part in tree[1]]
+        if (kind == "and") != negated:
             return conjoin(parts)
         out = [d for part in parts for d in part]
         if len(out) > MAX_DISJUNCTS:
             raise errors.ClaimError(f"the output set has more than {MAX_DISJUNCTS} disjuncts")
         return out
-    if isinstance(cond, sp.Rel):
-        coeffs, constant = linear_form(cond.lhs - cond.rhs)
-        op = cond.rel_op
-        if op in ("==", "!="):
-            if (op == "==") != negated:
-                return conjoin([_atom_dnf(coeffs, constant, "<="), _atom_dnf(coeffs, constant, ">=")])
-            return _atom_dnf(coeffs, constant, "<") + _atom_dnf(coeffs, constant, ">")
-        return _atom_dnf(coeffs, constant, NEGATE[op] if negated else op)
-    raise errors.ClaimError(f"{cond} is not a comparison, 'and', 'or' or 'not'")
-
-
-def _atom_dnf(coeffs, constant, op) -> list[tuple[Atom, ...]]:
-    atom = relation(coeffs, constant, op)
+    _, coeffs, constant, op = tree
+    if op in ("==", "!="):
+        if (op == "==") != negated:
+            return conjoin([dnf(("rel", coeffs, constant, "<=")), dnf(("rel", coeffs, constant, ">="))])
+        return dnf(("rel", coeffs, constant, "<")) + dnf(("rel", coeffs, constant, ">"))
+    atom = relation(coeffs, Fraction(constant), NEGATE[op] if negated else op)
     if isinstance(atom, bool):
         return [()] if atom else []
     return [(atom,)]
+
+
+def _tree(cond: sp.Basic):
+    """A sympy condition as a formula tree for :func:`dnf`."""
+    if cond is sp.true or cond is sp.false:
+        return cond is sp.true
+    if isinstance(cond, sp.Not):
+        return ("not", _tree(cond.args[0]))
+    if isinstance(cond, (sp.And, sp.Or)):
+        return ("and" if isinstance(cond, sp.And) else "or", [_tree(arg) for arg in cond.args])
+    if isinstance(cond, sp.Rel) and cond.rel_op in ("<=", "<", ">=", ">", "==", "!="):
+        return ("rel", *linear_form(cond.lhs - cond.rhs), cond.rel_op)
+    raise errors.ClaimError(f"{cond} is not a comparison, 'and', 'or' or 'not'")
 
 
 def from_condition(cond: sp.Basic) -> OutputSet:
@@ -275,5 +294,5 @@ def from_condition(cond: sp.Basic) -> OutputSet:
     """
     if isinstance(cond, sp.Expr) or not isinstance(cond, (sp.logic.boolalg.Boolean, sp.Rel)):
         raise errors.ClaimError(f"an output set is a condition such as Y_0 <= Y_1, not {cond}")
-    return OutputSet(tuple(_dnf(cond, False)))
+    return OutputSet(tuple(dnf(_tree(cond))))
 
