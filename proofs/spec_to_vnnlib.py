@@ -3,7 +3,8 @@
 :func:`claim_to_spec` turns any claim on a numeric network into a network named ``X_0..``/``Y_0..``
 and a :class:`~proofs.vnnlib_to_spec.Spec` whose unsafe set is where the claim fails: ``N = f``
 becomes the network ``N - f`` (the target lowered to ReLUs) with unsafe set ``Y_0 < 0 or Y_0 > 0``;
-``|N - f| <= eps`` gives ``Y_0 > eps or Y_0 < -eps``; ``(N > t) <=> c`` keeps ``N`` and writes
+``|N - f| <= eps`` gives ``Y_0 > eps or Y_0 < -eps``; a piecewise target with linear conditions
+gives one output ``N - f_i`` per piece, each unsafe where its condition holds; ``(N > t) <=> c`` keeps ``N`` and writes
 ``(N > t and not c) or (N <= t and c)`` (``c`` must be linear in the inputs). A domain of finite
 sets becomes a union of point boxes; on such a domain a target that cannot be folded (``x mod 2``,
 ``[x < 10]``, a table of examples) is evaluated exactly at each point instead, each point box with
@@ -200,12 +201,20 @@ def _folded(claim: Claim) -> tuple[Circuit, OutputSet]:
             return circuit, quiet
         holds, fails = from_condition(claim.target), from_condition(sp.Not(claim.target))
         return circuit, OutputSet(tuple(conjoin([fires.disjuncts, fails.disjuncts]) + conjoin([quiet.disjuncts, holds.disjuncts])))
-    try:
-        circuit = difference_circuit(circuit, claim.target, claim.output)
-    except errors.MathCircuitsError as exc:
-        raise errors.ClaimError(f"the target {claim.target} cannot be folded into the network: {exc}") from None
     eps = kind.eps if isinstance(kind, Tolerance) else Fraction(0)
-    return circuit, _outside(circuit.output, -eps, eps)
+    target = sp.piecewise_fold(claim.target)
+    pieces = target.args if isinstance(target, sp.Piecewise) else ((target, sp.true),)
+    base, names, unsafe, earlier = Circuit(circuit.inputs, circuit.assignments, (claim.output,)), [], [], []
+    for value, condition in pieces:  # piece i: N - value_i on (condition_i and no earlier condition)
+        try:
+            folded = difference_circuit(base, value, claim.output)
+            region = conjoin([from_condition(condition).disjuncts, *(from_condition(sp.Not(c)).disjuncts for c in earlier)])
+        except errors.MathCircuitsError as exc:
+            raise errors.ClaimError(f"the target {claim.target} cannot be folded into the network: {exc}") from None
+        base, earlier = Circuit(base.inputs, folded.assignments, (claim.output,)), earlier + [condition]
+        names.append(folded.output)
+        unsafe += conjoin([region, _outside(folded.output, -eps, eps).disjuncts])
+    return Circuit(base.inputs, base.assignments, tuple(names)), OutputSet(tuple(unsafe))
 
 
 def _pointwise(claim: Claim, box: Domain) -> OutputSet:
