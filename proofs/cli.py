@@ -521,6 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     from proofs import cli_vnnlib  # the vnnlib subcommand lives in its own module
 
     cli_vnnlib.add_parser(sub)
+    from proofs import cli_certify  # the certify subcommand lives in its own module
+
+    cli_certify.add_parser(sub)
     return parser
 
 

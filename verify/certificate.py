@@ -28,6 +28,7 @@ import dataclasses
 import json
 import os
 import re
+import stat
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -281,7 +282,10 @@ def _unique(pairs: list) -> dict:
 def load(path: str | os.PathLike, limits: Limits = Limits()) -> dict:
     """Read a certificate file as JSON (size-capped; NaN/Infinity refused; floats kept as text)."""
     try:
-        size = os.path.getsize(path)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise CertificateError(f"{path}: a certificate must be a regular file")
+        size = info.st_size
         if size > limits.max_bytes:
             raise CertificateError(f"{path}: {size} bytes is more than the cap of {limits.max_bytes}")
         with open(path, "rb") as handle:
