@@ -134,6 +134,8 @@ def own_spec(circuit, boxes: list[str] | None, unsafe: str):
 def cmd_vnnlib(args: argparse.Namespace) -> int:
     from proofs.vnnlib_to_spec import load_vnnlib
 
+    if args.export_catalogue:
+        return _export(args)
     if args.instances:
         clash = [o for o, v in (("NETWORK", args.network), ("--input-box", args.input_box), ("--unsafe", args.unsafe),
                                 ("--result", args.result), ("--report", args.report)) if v]
@@ -163,6 +165,21 @@ def cmd_vnnlib(args: argparse.Namespace) -> int:
     if args.report:
         _report(args, outcome, facts)
     return {"holds": 0, "violated": 1}.get(outcome.verdict, 3)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from proofs.spec_to_vnnlib import export_catalogue
+
+    if args.network or args.property or args.instances or args.unsafe or args.input_box:
+        raise errors.ClaimError("--export-catalogue takes only --theorem, --timeout and --json")
+    written, skipped = export_catalogue(args.export_catalogue, args.theorem or (), args.timeout or DEFAULT_TIMEOUT_S)
+    if args.json:
+        print(json.dumps({"written": written, "skipped": dict(skipped)}, indent=2))
+    else:
+        print(f"wrote {len(written)} networks and properties and instances.csv into {args.export_catalogue}")
+        for name, why in skipped:
+            print(f"  skipped {name}: {why}")
+    return 0
 
 
 def _print(facts: dict, spec, as_json: bool) -> None:
@@ -218,4 +235,7 @@ def add_parser(sub) -> None:
                    help="with --instances: JSON lines, one per instance; a rerun skips instances already there")
     v.add_argument("--restart", action="store_true", help="with --instances: empty --out first")
     v.add_argument("--workers", type=cli_args.workers, default=1, help="with --instances: processes at once")
+    v.add_argument("--export-catalogue", type=cli_args.report_folder, metavar="DIR",
+                   help="write the catalogue's claims as ONNX + VNN-LIB and an instances.csv into DIR")
+    v.add_argument("--theorem", action="append", metavar="NAME", help="with --export-catalogue: only these")
     v.set_defaults(func=cmd_vnnlib)

@@ -273,6 +273,25 @@ def export_claim(claim: Claim, folder: str | Path, stem: str, dtype: str = "auto
     return onnx_path, vnnlib_path, export.rounded
 
 
+def export_catalogue(folder: str | Path, names: Sequence[str] = (), timeout_s: float = 60) -> tuple[list, list]:
+    """Write the catalogue's claims that fit (or the named ones) as ``<name>.onnx`` + ``<name>.vnnlib``
+    and an ``instances.csv`` that ``mathcircuits vnnlib --instances`` (or another verifier) runs;
+    returns ``(written names, [(skipped name, why)])``."""
+    from proofs import catalogue
+
+    written, skipped, rows = [], [], []
+    for theorem in catalogue.select(list(names)):
+        try:
+            export_claim(theorem.claim, folder, theorem.name)
+        except errors.MathCircuitsError as exc:
+            skipped.append((theorem.name, str(exc)))
+            continue
+        written.append(theorem.name)
+        rows.append(f"{theorem.name}.onnx,{theorem.name}.vnnlib,{timeout_s:g}\n")
+    Path(folder, "instances.csv").write_text("".join(rows), encoding="utf-8")
+    return written, skipped
+
+
 def result_text(status: str, values: Mapping[str, Fraction] | None = None) -> str:
     """A competition result file: ``unsat``, ``timeout``, ``unknown``, or ``sat`` and the point.
 

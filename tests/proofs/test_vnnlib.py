@@ -405,3 +405,18 @@ def test_instances_run_resume_and_summary(capsys, small, tmp_path):
     _write(tmp_path / "missing.csv", "small.onnx,holds.vnnlib,5\nnone.onnx,holds.vnnlib,5\n")
     code, _, err = run(capsys, "vnnlib", "--instances", tmp_path / "missing.csv")
     assert code == 2 and "missing.csv:2" in err and "none.onnx" in err
+
+
+def test_export_catalogue_then_run_it_as_an_instance_list(capsys, tmp_path):
+    folder = tmp_path / "exported"
+    names = ["minimum", "wrong_minimum", "is_even_4bit", "identity_family"]
+    code, out, err = run(capsys, "vnnlib", "--export-catalogue", folder, *(a for n in names for a in ("--theorem", n)),
+                         "--json")
+    assert code == 0, err
+    facts = json.loads(out)
+    assert facts["written"] == names[:3] and "symbolic" in facts["skipped"]["identity_family"]
+    assert (folder / "instances.csv").read_text().splitlines()[0] == "minimum.onnx,minimum.vnnlib,60"
+    code, out, err = run(capsys, "vnnlib", "--instances", folder / "instances.csv", "--out", folder / "r.jsonl")
+    verdicts = {json.loads(line)["vnnlib"]: json.loads(line)["verdict"] for line in (folder / "r.jsonl").open()}
+    assert code == 0 and verdicts == {"minimum.vnnlib": "holds", "wrong_minimum.vnnlib": "violated",
+                                      "is_even_4bit.vnnlib": "holds"}
