@@ -292,8 +292,10 @@ def export_catalogue(folder: str | Path, names: Sequence[str] = (), timeout_s: f
     return written, skipped
 
 
-def result_text(status: str, values: Mapping[str, Fraction] | None = None) -> str:
+def result_text(status: str, values: Mapping[str, object] | None = None) -> str:
     """A competition result file: ``unsat``, ``timeout``, ``unknown``, or ``sat`` and the point.
+    Values are exact; a sigmoid network's transcendental output has no exact decimal, so it is
+    written to 30 significant digits after a comment that says so.
 
     >>> print(result_text('sat', {'X_0': Fraction(1, 2), 'Y_0': Fraction(-1, 3)}), end='')
     sat
@@ -304,6 +306,17 @@ def result_text(status: str, values: Mapping[str, Fraction] | None = None) -> st
         raise ValueError(f"unknown result status {status!r}")
     if status != "sat":
         return status + "\n"
-    pairs = [f"({name} {number_text(v)})" for name, v in (values or {}).items()]
-    return "sat\n(" + "\n ".join(pairs) + ")\n"
+    from symbolic.interval import approximate
+
+    pairs, inexact = [], []
+    for name, v in (values or {}).items():
+        if isinstance(v, sp.Rational):
+            v = Fraction(int(v.p), int(v.q))
+        if isinstance(v, (int, Fraction)):
+            pairs.append(f"({name} {number_text(v)})")
+        else:
+            pairs.append(f"({name} {approximate(v, 30)})")
+            inexact.append(name)
+    note = f"; {', '.join(inexact)}: transcendental (sigmoid), rounded to 30 digits\n" if inexact else ""
+    return "sat\n" + note + "(" + "\n ".join(pairs) + ")\n"
 

@@ -190,7 +190,7 @@ def run_instances(args: argparse.Namespace) -> int:
                     found = {"verdict": "error", "error": f"the process ended without an answer (exit {process.exitcode})"}
             elif now - started > limit:
                 process.kill()
-                found = {"verdict": "unknown", "result": "timeout", "method": "none",
+                found = {"verdict": "unknown", "result": "timeout", "method": "none", "elapsed_s": round(now - started, 3),
                          "reason": f"stopped by force after {now - started:.0f} s (timeout {base['timeout_s']:g} s)"}
             else:
                 continue

@@ -420,3 +420,17 @@ def test_export_catalogue_then_run_it_as_an_instance_list(capsys, tmp_path):
     verdicts = {json.loads(line)["vnnlib"]: json.loads(line)["verdict"] for line in (folder / "r.jsonl").open()}
     assert code == 0 and verdicts == {"minimum.vnnlib": "holds", "wrong_minimum.vnnlib": "violated",
                                       "is_even_4bit.vnnlib": "holds"}
+
+
+def test_sigmoid_outputs_in_a_result_file_are_marked_inexact(capsys, tmp_path):
+    b = Builder(["x"])
+    net = b.build([b.add({"x": 1}, 0, Activation.SIGMOID, name="s")])
+    path = tmp_path / "sig.onnx"
+    path.write_bytes(circuit_to_onnx(net).model)
+    code, out, err = run(capsys, "vnnlib", path, "--input-box", "X_0 in {2}", "--unsafe", "Y_0 > 0.88",
+                         "--result", tmp_path / "r.txt")
+    assert code == 1, err
+    text = (tmp_path / "r.txt").read_text()
+    assert "; Y_0: transcendental (sigmoid), rounded to 30 digits" in text and "(X_0 2)" in text
+    status, values = parse_result(text)
+    assert status == "sat" and abs(values["Y_0"] - F("0.880797077977882444059729141302")) < F(1, 10**29)
