@@ -434,3 +434,23 @@ def test_sigmoid_outputs_in_a_result_file_are_marked_inexact(capsys, tmp_path):
     assert "; Y_0: transcendental (sigmoid), rounded to 30 digits" in text and "(X_0 2)" in text
     status, values = parse_result(text)
     assert status == "sat" and abs(values["Y_0"] - F("0.880797077977882444059729141302")) < F(1, 10**29)
+
+
+def test_catalogue_rows_and_reports_take_unreachable_claims(tmp_path):
+    from proofs import report
+    from verify.claim import unreachable_claim
+
+    net = with_vnnlib_names(from_layers([([[1], [-1]], None), ([[1, 1], [1, -1]], None)]))  # |x|, x
+    box = Domain({"X_0": RealInterval(-1, 1)})
+    rows = []
+    for name, unsafe, expected in (("abs_never_below", "Y_0 < Y_1", Verdict.PROVED),
+                                   ("abs_reaches_one", "Y_0 >= 1 and X_0 < 0", Verdict.REFUTED)):
+        theorem = catalogue.Theorem(name, "test", unreachable_claim(net, parse_unsafe(unsafe), box), expected)
+        result, facts = theorem.run_with_facts(Config(timeout_s=5))
+        assert result.verdict is expected
+        rows.append((theorem, result, facts))
+    doc = report.catalogue_json(rows, 0.1)
+    assert doc["all_as_expected"] and doc["theorems"][1]["reached_disjunct"] == 0
+    assert doc["theorems"][1]["outputs"] == {"Y_0": "1", "Y_1": "-1"}
+    paths = report.write_reports(rows, 0.1, tmp_path / "rep")
+    assert paths[0].name == "index.html" and "never reaches" in (tmp_path / "rep" / "index.md").read_text()
