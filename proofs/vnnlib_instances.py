@@ -17,6 +17,7 @@ import io
 import json
 import multiprocessing
 import multiprocessing.connection
+import stat
 import time
 from pathlib import Path
 
@@ -46,6 +47,9 @@ class Instance:
 def read_instances(path: Path) -> list[Instance]:
     """The rows of an instance list; ParseError naming the first bad line (missing file, bad timeout)."""
     try:
+        info = Path(path).stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ROWS * 4096:
+            raise errors.ParseError(f"the instance list {path} is not a regular file of at most {MAX_ROWS * 4096} bytes")
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise errors.ParseError(f"cannot read the instance list {path}: {getattr(exc, 'strerror', None) or exc}") from None

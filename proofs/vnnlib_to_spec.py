@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import stat
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -300,8 +301,11 @@ def load_vnnlib(path: str | Path) -> Spec:
     """Read and parse a VNN-LIB file (at most MAX_BYTES)."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise errors.ParseError(f"{path}: {path.stat().st_size} bytes is more than {MAX_BYTES}")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise errors.ParseError(f"{path} is not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise errors.ParseError(f"{path}: {info.st_size} bytes is more than {MAX_BYTES}")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise errors.ParseError(f"cannot read {path}: {exc.strerror or exc}") from None
