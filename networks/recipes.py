@@ -128,6 +128,7 @@ RECIPES: dict[str, Recipe] = {
 SKIP_MIN_PAIRS = 1000  # size of the fixed B.2 data set
 SKIP_MIN_RANGE = (-50, 50)  # integers drawn from [low, high)
 IS_EVEN_RANGE = range(16)
+MAX_STEPS = 1_000_000  # largest ``steps`` a run may ask for (the longest recipe uses 10,000)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,8 +287,8 @@ def train_recipe(rec: Recipe, seed: int, steps: int | None = None,
         raise ClaimError(f"seed must be an integer in [0, 2**63), got {seed!r}")
     if steps is None:
         steps = rec.steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ClaimError(f"steps must be a non-negative integer, got {steps!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
+        raise ClaimError(f"steps must be an integer in [0, {MAX_STEPS}], got {steps!r}")
     if progress is None:
         progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
 
@@ -402,6 +403,8 @@ def train_to_file(name: str, seed: int, out, steps: int | None = None,
     target = Path(out)
     if not target.parent.is_dir():  # fail before training, not after
         raise ClaimError(f"cannot write {out}: folder {target.parent} does not exist")
+    if target.is_dir():
+        raise ClaimError(f"cannot write {out}: it is a folder")
     trained = train_recipe(rec, seed, steps, progress)
     save(trained, target)
     return trained.metadata

@@ -299,15 +299,6 @@ def _sampled_deviation(a, b, samples) -> float:
     return max(abs(a.evaluate_float(p)[0] - b.evaluate_float(p)[0]) for p in samples)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from networks import recipes
-
-    meta = recipes.train_to_file(args.name, args.seed, args.out, steps=args.steps,
-                                 progress=None if not args.quiet else False)
-    print(f"trained {args.name} seed {args.seed}: final loss {meta['final_loss']:.3e}; wrote {args.out}")
-    return 0
-
-
 # -- explain ------------------------------------------------------------------------------------
 def _load_source(args: argparse.Namespace):
     """A model file when SOURCE names an existing path or ends in a model suffix, else a network
@@ -375,27 +366,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
             for line in report[key]:
                 print(f"  {line}")
     return _verdict_exit(proof.verdict)
-
-
-# -- census -------------------------------------------------------------------------------------
-def cmd_census(args: argparse.Namespace) -> int:
-    from proofs import census
-    from proofs.progress import Progress
-
-    if args.first + args.seeds - 1 > cli_args.MAX_SEED:
-        raise errors.ParseError(f"argument --first: seeds {args.first}..{args.first + args.seeds - 1} go past "
-                                f"the largest seed {cli_args.MAX_SEED}")
-    if args.restart and args.out is None:
-        raise errors.ParseError("argument --restart: needs --out FILE (the file to begin again)")
-    progress = Progress(args.seeds, "seeds", enabled=not args.json)
-    records = census.run_census(args.function, range(args.first, args.first + args.seeds), args.out, args.workers,
-                                args.scheduler, args.steps,
-                                on_result=lambda record, count, total: progress.step(
-                                    f"seed {record['seed']}: {record.get('verdict')}"),
-                                restart=args.restart, connect_timeout=args.connect_timeout)
-    data = census.summary(args.function, records)
-    print(json.dumps(data, indent=2) if args.json else census.format_table(data))
-    return 0
 
 
 # -- parser -------------------------------------------------------------------------------------
@@ -490,33 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     _timeout(e, 10.0, "z3 timeout per query")
     e.set_defaults(func=cmd_explain)
 
-    n = sub.add_parser("census", help="train many seeds of a recipe, prove each, group them into families")
-    n.add_argument("function", metavar="FUNCTION", help="recipe name, e.g. minimum, min_skip, absolute_value")
-    n.add_argument("--seeds", type=cli_args.integer(1, cli_args.MAX_SEEDS), required=True,
-                   help=f"number of seeds (1..{cli_args.MAX_SEEDS})")
-    n.add_argument("--first", type=cli_args.integer(0, cli_args.MAX_SEED), default=0, help="first seed (default 0)")
-    n.add_argument("--workers", type=cli_args.workers, default=min(os.cpu_count() or 1, cli_args.MAX_WORKERS),
-                   help=f"local worker processes (1..{cli_args.MAX_WORKERS}, 4 per core; never more than seeds)")
-    n.add_argument("--scheduler", type=cli_args.scheduler_address, metavar="ADDRESS",
-                   help="run on an existing Dask cluster, e.g. tcp://host:8786")
-    n.add_argument("--connect-timeout", type=cli_args.seconds, default=10.0, metavar="S",
-                   help="seconds to wait for the Dask scheduler (default 10)")
-    n.add_argument("--out", type=cli_args.output_file, metavar="FILE",
-                   help="JSON lines, one per seed; a rerun skips seeds already there")
-    n.add_argument("--restart", action="store_true", help="empty --out first instead of resuming from it")
-    n.add_argument("--steps", type=cli_args.integer(0, cli_args.MAX_STEPS),
-                   help=f"override the recipe's number of steps (0..{cli_args.MAX_STEPS}; quick runs)")
-    n.add_argument("--json", action="store_true", help="print the summary as JSON")
-    n.set_defaults(func=cmd_census)
+    from proofs import cli_training  # census and train live in their own module
 
-    t = sub.add_parser("train", help="train a seed recipe and save the model as JSON weights")
-    t.add_argument("name", metavar="NAME", help="recipe name, e.g. minimum, absolute_value, min_skip, is_even")
-    t.add_argument("--seed", type=cli_args.integer(0, cli_args.MAX_SEED), required=True)
-    t.add_argument("--out", required=True, type=cli_args.output_file, metavar="FILE")
-    t.add_argument("--steps", type=cli_args.integer(0, cli_args.MAX_STEPS),
-                   help=f"override the number of steps (0..{cli_args.MAX_STEPS}; for quick runs)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.set_defaults(func=cmd_train)
+    cli_training.add_parsers(sub)
 
     from proofs import cli_vnnlib  # the vnnlib subcommand lives in its own module
 

@@ -297,3 +297,13 @@ def test_other_errors_are_not_taken_for_lost_output(capsys):
 
     with pytest.raises(OSError):
         cli_output.run_guarded(fail)
+
+
+def test_cli_limits_match_the_library(tmp_path):
+    from networks import recipes
+
+    assert cli_args.MAX_STEPS == recipes.MAX_STEPS and cli_args.MAX_SEED == 2**63 - 1
+    with pytest.raises(recipes.ClaimError, match="it is a folder"):
+        recipes.train_to_file("identity", 0, tmp_path)  # refused before any training
+    with pytest.raises(recipes.ClaimError, match="steps must be an integer in"):
+        recipes.train("identity", 0, steps=recipes.MAX_STEPS + 1)
