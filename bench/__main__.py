@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", default=str(acasxu.DEFAULT_CSV), metavar="FILE", help="acasxu: the instances.csv")
     p.add_argument("--order", choices=("csv", "round-robin"), default="csv",
                    help="acasxu: csv order, or round-robin over the properties (a partial run covers all)")
+    p.add_argument("--no-run", action="store_true",
+                   help="acasxu: print the table of what the results file already holds; run nothing")
     p.add_argument("--fresh", action="store_true", help="acasxu: discard the results file and start over")
     p.add_argument("--models", default=str(DEFAULT_MODELS), metavar="DIR",
                    help=f"benchmark models (default {DEFAULT_MODELS})")
@@ -91,9 +93,14 @@ def _acasxu(args) -> int:
     load_before = _load()
     log(f"bench: ACAS Xu, {len(instances)} instance(s), {', '.join(solvers)}, results in {results}, load {load_before}")
     start = time.perf_counter()
-    records = acasxu.run(instances, solvers, results, args.timeout, log, args.fresh)
+    if args.no_run:
+        records = acasxu.recorded(instances, solvers, results, args.timeout)
+    else:
+        records = acasxu.run(instances, solvers, results, args.timeout, log, args.fresh)
+    acasxu.refresh_replays(records, instances)
     print(f"# ACAS Xu: {', '.join(solvers)}\n")
-    print(f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {len(instances)} instance(s), timeout "
+    print(f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {len(instances)} instance(s) selected, "
+          f"{len(records)} answer(s) recorded, timeout "
           f"{'per instances.csv' if args.timeout is None else f'{args.timeout:g} s'}, one process at a time; "
           f"load average (1/5/15 min) {load_before} before, {_load()} after; {time.perf_counter() - start:.1f} s "
           f"in this run; 1-minute load seen by the jobs {acasxu_report.load_range(records)}.\n")

@@ -179,7 +179,10 @@ def run_mathcircuits(inst: Instance, timeout_s: float, support: dict) -> dict:
             return out
         out["verdict"] = verdict
         if verdict == "violated":
-            xs = [values.get(f"X_{i}") for i in range(len([k for k in values if k.startswith("X_")]))]
+            if not any(k.startswith("X_") for k in values):  # no result file: the JSON's exact inputs
+                given = (report.get("counterexample") or {}).get("inputs") or {}
+                values = {k: Fraction(str(v)) for k, v in given.items() if re.fullmatch(r"X_\d+", k)}
+            xs = [values.get(f"X_{i}") for i in range(sum(k.startswith("X_") for k in values))]
             out["point"] = None if None in xs or not xs else [str(v) for v in xs]
         if verdict == "holds" and support["certificate"]:
             out["cert"] = _check_certificate(cert_file)
@@ -233,7 +236,21 @@ def replay(inst: Instance, point: list) -> dict:
     prop = _CACHE.get(str(inst.vnnlib)) or _CACHE.setdefault(str(inst.vnnlib), vnnlib_exact.read_vnnlib(inst.vnnlib))
     values = [Fraction(v) for v in point]
     found = vnnlib_exact.replay(prop, net.evaluate, values)
-    return {"ok": found.ok, "why": found.why, "outputs": [f"{float(y):.9g}" for y in found.outputs]}
+    out = {"ok": found.ok, "why": found.why, "outputs": [f"{float(y):.9g}" for y in found.outputs]}
+    box = prop.box()
+    clamped = [_clamp(v, *box.get(f"X_{i}", (None, None))) for i, v in enumerate(values)]
+    if not found.ok and clamped != values:
+        # diagnosis only (the answer stays WRONG): would the point, moved into the box, reach the set?
+        out["clamped_ok"] = vnnlib_exact.replay(prop, net.evaluate, clamped).ok
+    return out
+
+
+def _clamp(value: Fraction, lo: Fraction | None, hi: Fraction | None) -> Fraction:
+    if lo is not None and value < lo:
+        return lo
+    if hi is not None and value > hi:
+        return hi
+    return value
 
 
 def load_done(path: Path) -> dict[tuple, dict]:
@@ -249,6 +266,22 @@ def load_done(path: Path) -> dict[tuple, dict]:
                 continue  # a line cut short by an interruption
             done[(rec["key"], rec["solver"], float(rec["timeout_s"]))] = rec
     return done
+
+
+def refresh_replays(records: list[dict], instances: list[Instance]) -> None:
+    """Replay every recorded counterexample again with the current judge (a stored replay is only a record)."""
+    by_key = {i.key: i for i in instances}
+    for rec in records:
+        if rec.get("verdict") == "violated" and rec.get("point") and rec["key"] in by_key:
+            rec["replay"] = replay(by_key[rec["key"]], rec["point"])
+
+
+def recorded(instances: list[Instance], solvers: tuple[str, ...], results: Path,
+             timeout_s: float | None = None) -> list[dict]:
+    """The records ``results`` already holds for the selection (nothing is run)."""
+    done = load_done(results)
+    return [done[k] for i in instances for s in solvers
+            if (k := (i.key, s, float(timeout_s or i.timeout_s))) in done]
 
 
 def _load() -> list[float] | None:

@@ -84,8 +84,11 @@ def wrong_answers(records: list[dict]) -> list[str]:
         if status(r, truth.get(r["key"])) != "WRONG":
             continue
         if r.get("verdict") == "violated":
-            why = (r.get("replay") or {}).get("why") or "no counterexample"
-            out.append(f"{r['key']} {r['solver']}: violated, but its counterexample does not replay ({why})")
+            rp = r.get("replay") or {}
+            why = rp.get("why") or "no counterexample"
+            clamped = {True: "; moved into the box it would replay", False: "; moved into the box it still "
+                       "does not replay"}.get(rp.get("clamped_ok"), "")
+            out.append(f"{r['key']} {r['solver']}: violated, but its counterexample does not replay ({why}{clamped})")
         else:
             by = next(o["solver"] for o in records if o["key"] == r["key"] and (o.get("replay") or {}).get("ok"))
             out.append(f"{r['key']} {r['solver']}: holds, but {by}'s counterexample replays exactly")

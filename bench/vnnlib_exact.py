@@ -83,6 +83,26 @@ class Property:
         """Whether every assert holds at ``values`` (``X_i`` and ``Y_j``), exactly."""
         return all(f.holds(values) for f in self.asserts)
 
+    def box(self) -> dict[str, tuple[Fraction | None, Fraction | None]]:
+        """Bounds of the inputs from top-level single-variable atoms (``X_i <= c``, ``X_i >= c``).
+
+        >>> parse_vnnlib("(assert (<= X_0 0.5)) (assert (>= (* 2 X_0) -1))").box()
+        {'X_0': (Fraction(-1, 2), Fraction(1, 2))}
+        """
+        out: dict[str, list] = {}
+        for f in self.asserts:
+            if f.kind != "atom" or len(f.atom.coeffs) != 1 or not f.atom.inputs_only():
+                continue
+            (name, c), = f.atom.coeffs
+            bound = -f.atom.const / c
+            upper = (f.atom.op in ("<=", "<")) == (c > 0)
+            lo, hi = out.setdefault(name, [None, None])
+            if upper:
+                out[name][1] = bound if hi is None else min(hi, bound)
+            else:
+                out[name][0] = bound if lo is None else max(lo, bound)
+        return {k: (v[0], v[1]) for k, v in sorted(out.items())}
+
     def failures(self, values: Mapping[str, Fraction]) -> list[str]:
         """Why the formula fails at ``values``: each violated input atom with its amount, and
         whether the output part fails (empty list: the formula holds)."""
