@@ -21,8 +21,8 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from pathlib import Path
 
+from networks.model_limits import ModelLimits, read_model_file, too_big
 from symbolic.atomic import write_text_atomic
 from symbolic.circuit import Activation, Assignment, Circuit, default_names, from_layers
 from symbolic.errors import InvalidCircuitError, ModelFormatError
@@ -37,18 +37,27 @@ _RATIO = re.compile(r"\s*[+-]?\d+\s*/\s*\d+\s*")
 _MAX_TEXT = 4000
 
 
-def loads(text: str | bytes, input_names: Sequence[str] | None = None) -> Circuit:
+def loads(
+    text: str | bytes, input_names: Sequence[str] | None = None, *,
+    limits: ModelLimits | None = None,
+) -> Circuit:
     """The circuit described by JSON ``text`` (dense or graph shape).
 
-    ``input_names`` renames the inputs (its length must match the input width).
+    ``input_names`` renames the inputs (its length must match the input width). The text's
+    size, the number of weights and neurons and the depth are checked against ``limits``
+    (:class:`~networks.model_limits.ModelLimits`) before the numbers are converted.
     """
-    return loads_with_metadata(text, input_names)[0]
+    return loads_with_metadata(text, input_names, limits=limits)[0]
 
 
 def loads_with_metadata(
-    text: str | bytes, input_names: Sequence[str] | None = None
+    text: str | bytes, input_names: Sequence[str] | None = None, *,
+    limits: ModelLimits | None = None,
 ) -> tuple[Circuit, dict]:
     """Like :func:`loads`, also returning the ``metadata`` dict (plus unknown top-level keys)."""
+    limits = limits or ModelLimits()
+    if len(text) > limits.byte_cap(".json"):
+        raise too_big("JSON text: size is", len(text), limits.byte_cap(".json"), "max_bytes")
     if isinstance(text, (bytes, bytearray)):
         try:
             text = bytes(text).decode("utf-8-sig")
@@ -72,9 +81,9 @@ def loads_with_metadata(
                 f"unknown format {data['format']!r}: expected {FORMAT!r} or a dense "
                 "{'layers': [...]} file"
             )
-        circuit, known = _graph(data), _GRAPH_KEYS
+        circuit, known = _graph(data, limits), _GRAPH_KEYS
     elif "layers" in data:
-        circuit, known = _dense(data), _DENSE_KEYS
+        circuit, known = _dense(data, limits), _DENSE_KEYS
     else:
         raise ModelFormatError(
             "a JSON weights file needs a 'layers' list (dense) or "
@@ -89,21 +98,22 @@ def loads_with_metadata(
     return circuit, metadata
 
 
-def load(path: str | os.PathLike, input_names: Sequence[str] | None = None) -> Circuit:
-    """The circuit in the JSON weights file at ``path``."""
-    return load_with_metadata(path, input_names)[0]
+def load(
+    path: str | os.PathLike, input_names: Sequence[str] | None = None, *,
+    limits: ModelLimits | None = None,
+) -> Circuit:
+    """The circuit in the JSON weights file at ``path`` (a regular file within ``limits``)."""
+    return load_with_metadata(path, input_names, limits=limits)[0]
 
 
 def load_with_metadata(
-    path: str | os.PathLike, input_names: Sequence[str] | None = None
+    path: str | os.PathLike, input_names: Sequence[str] | None = None, *,
+    limits: ModelLimits | None = None,
 ) -> tuple[Circuit, dict]:
     """The circuit in the file at ``path`` and the file's metadata dict."""
+    raw = read_model_file(path, limits)
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise ModelFormatError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return loads_with_metadata(raw, input_names)
+        return loads_with_metadata(raw, input_names, limits=limits)
     except ModelFormatError as exc:
         raise ModelFormatError(f"{path}: {exc}") from None
 
@@ -194,10 +204,11 @@ def _names(value: object, what: str) -> list[str]:
     return value
 
 
-def _dense(data: dict) -> Circuit:
+def _dense(data: dict, limits: ModelLimits) -> Circuit:
     layers = data["layers"]
     if not isinstance(layers, list) or not layers:
         raise ModelFormatError("'layers' must be a non-empty list of {'W': ..., 'b': ...} objects")
+    _check_dense_size(layers, limits)
     parsed: list[tuple[list[list[Fraction]], list[Fraction] | None]] = []
     width = None
     for k, layer in enumerate(layers):
@@ -269,18 +280,44 @@ def _activation(name: object, where: str) -> Activation:
     return ACTIVATIONS[name]
 
 
-def _graph(data: dict) -> Circuit:
+def _check_dense_size(layers: list, limits: ModelLimits) -> None:
+    """Layers, neurons and weights counted from the lists' lengths, before any number is read."""
+    if len(layers) > limits.max_depth:
+        raise too_big("layers:", len(layers), limits.max_depth, "max_depth")
+    rows = [layer.get("W") if isinstance(layer, dict) else None for layer in layers]
+    rows = [w if isinstance(w, list) else [] for w in rows]
+    neurons = sum(len(w) for w in rows)
+    if neurons > limits.max_neurons:
+        raise too_big("neurons:", neurons, limits.max_neurons, "max_neurons")
+    weights = sum(len(r) if isinstance(r, list) else 1 for w in rows for r in w)
+    if weights > limits.max_weights:
+        raise too_big("weights:", weights, limits.max_weights, "max_weights")
+    first = rows[0][0] if rows[0] and isinstance(rows[0][0], list) else []
+    if len(first) > limits.max_inputs:
+        raise too_big("inputs:", len(first), limits.max_inputs, "max_inputs")
+
+
+def _graph(data: dict, limits: ModelLimits) -> Circuit:
     if data.get("version", VERSION) != VERSION:
         raise ModelFormatError(f"unsupported {FORMAT} version {data['version']!r} (expected 1)")
     steps = data.get("assignments")
     if not isinstance(steps, list) or not steps:
         raise ModelFormatError("'assignments' must be a non-empty list")
+    if len(steps) > limits.max_neurons:
+        raise too_big("assignments:", len(steps), limits.max_neurons, "max_neurons")
+    weights = sum(len(s["weights"]) for s in steps
+                  if isinstance(s, dict) and isinstance(s.get("weights"), dict))
+    if weights > limits.max_weights:
+        raise too_big("weights:", weights, limits.max_weights, "max_weights")
     assigned = {s.get("name") for s in steps if isinstance(s, dict)}
     if data.get("inputs") is not None:
         inputs = _names(data["inputs"], "inputs")
     else:
         inputs = _default_inputs(steps, assigned)
+    if len(inputs) > limits.max_inputs:
+        raise too_big("inputs:", len(inputs), limits.max_inputs, "max_inputs")
     defined = set(inputs)
+    depth = dict.fromkeys(inputs, 0)
     assignments = []
     for k, step in enumerate(steps):
         where = f"assignments[{k}]"
@@ -300,6 +337,10 @@ def _graph(data: dict) -> Circuit:
                 raise ModelFormatError(
                     f"{where} reads unknown source {source!r} (not an input or earlier assignment)"
                 )
+        depth[step["name"]] = 1 + max((depth[s] for s in weights), default=0)
+        if depth[step["name"]] > limits.max_depth:
+            raise too_big(f"{where}: depth (longest chain of assignments) reaches",
+                          depth[step["name"]], limits.max_depth, "max_depth")
         terms = tuple((s, number(w, f"{where}: weight of {s!r}")) for s, w in weights.items())
         bias = number(step.get("bias", 0), f"{where}: bias")
         activation = _activation(step.get("activation", "relu"), where)

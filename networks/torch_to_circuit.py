@@ -3,21 +3,32 @@
 ``torch`` is imported lazily inside the functions. An ``nn.Sequential`` of Linear/ReLU/Sigmoid/
 Identity/Flatten takes a fast path (hidden neurons ``h{layer}_{i}``, as in ``from_layers``); any
 other module is traced with ``torch.fx`` and, like an exported program, walked node by node by one
-interpreter (:class:`_GraphImporter`) over the shared :class:`networks.model_files.Tracer`. Affine
-operations stay symbolic; neurons ``h1, h2, ...`` appear at activations, outputs are ``y``/``y1..``.
+interpreter (:class:`_GraphImporter`) over the shared
+:class:`networks.tensors_to_circuit.Tracer`. Affine operations stay symbolic; neurons
+``h1, h2, ...`` appear at activations, outputs are ``y``/``y1..``. ``.pt`` files are read with
+``torch.load(weights_only=True)`` from an archive rebuilt out of checked members; ``.pt2`` files
+are read without torch by :mod:`networks.pt2_to_circuit`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import logging
+import math
 import operator
 import os
 import re
+import warnings
+import zipfile
 from collections.abc import Mapping, Sequence
 
-from networks.model_files import (
-    Tracer, Unsupported, exact_array, input_names_for, raise_unsupported,
+from networks.model_limits import ModelLimits, read_model_file, read_zip, too_big
+from networks.tensors_to_circuit import (
+    BATCH, Tracer, Unsupported, exact_array, input_names_for, raise_unsupported,
 )
+from networks.torch_ops import ATEN, HANDLERS, METHODS
 from symbolic.circuit import Activation, Circuit, from_layers
 from symbolic.errors import InvalidCircuitError, ModelFormatError, UnsupportedLayerError
 
@@ -25,10 +36,38 @@ _POISON = object()  # the value of a node downstream of an unsupported one
 _KEY = re.compile(r"^((?:.*\.)?)(\d+)\.(weight|bias)$")
 
 
+@contextlib.contextmanager
+def quiet_torch():
+    """No warnings and no logged tracebacks from torch while it reads a file (errors are ours)."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def check_tensor(tensor, what: str, cap: int | None = None) -> None:
+    """Refuse a tensor that is not a dense CPU tensor of at most ``cap`` elements."""
+    import torch
+
+    cap = cap or ModelLimits().max_weights
+    if tensor.layout != torch.strided or tensor.is_quantized or tensor.is_nested:
+        raise ModelFormatError(f"{what} is a {tensor.layout} tensor, not a dense one")
+    if tensor.device.type != "cpu":
+        raise ModelFormatError(f"{what} is on device {tensor.device.type}, not a CPU tensor")
+    if tensor.numel() > cap:
+        raise too_big(f"{what}: elements:", tensor.numel(), cap, "max_weights")
+
+
 def exact_tensor(tensor, what: str):
     """A torch tensor as a numpy object array of exact Fractions (float32 -> exact binary value)."""
     import torch
 
+    check_tensor(tensor, what)
     t = tensor.detach().cpu()
     if t.is_complex() or t.dtype == torch.bool:
         raise ModelFormatError(f"{what} has dtype {t.dtype}, not a real number type")
@@ -128,22 +167,41 @@ def _dense(layers: list, input_names: Sequence[str] | None) -> Circuit:
 
 # -- state dicts ------------------------------------------------------------------------------
 def load_state_dict_file(
-    path: str | os.PathLike, architecture=None, input_names: Sequence[str] | None = None
+    path: str | os.PathLike, architecture=None, input_names: Sequence[str] | None = None,
+    limits: ModelLimits | None = None,
 ) -> Circuit:
     """A circuit from a ``.pt``/``.pth`` state dict, loaded with ``torch.load(weights_only=True)``.
 
     Without ``architecture`` the keys ``0.weight, 0.bias, 2.weight, ...`` describe a Sequential of
     Linear layers (a gap in the indices is a ReLU); with it (an ``nn.Module``), the weights are
-    loaded strictly into a copy of it and imported with :func:`from_module`.
+    loaded strictly into a copy of it and imported with :func:`from_module`. The file must be a
+    regular file within the size cap and a zip archive (torch.save's format since torch 1.6); its
+    members are checked by declared and real size and torch reads an archive rebuilt from them.
+    Legacy (non-zip) pickle files are refused unread.
     """
     import pickle
 
+    limits = limits or ModelLimits()
+    data = read_model_file(path, limits)
+    if not data.startswith(b"PK\x03\x04"):
+        if data[:1] == b"\x80" or data[:2] in (b"(d", b"}q", b"cc"):
+            raise ModelFormatError(
+                f"refusing to load {path}: a legacy (non-zip) pickle file, not torch.save's zip "
+                "format; it is never unpickled - re-save it with torch.save(model.state_dict(), "
+                "path) (torch >= 1.6)"
+            )
+        raise ModelFormatError(f"cannot read {path}: truncated or corrupt (not a zip archive)")
+    members = read_zip(data, str(path), limits)
+    clean = io.BytesIO()
+    with zipfile.ZipFile(clean, "w", zipfile.ZIP_STORED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    clean.seek(0)
     import torch
 
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        raise ModelFormatError(f"cannot read {path}: {exc.strerror}") from None
+        with quiet_torch():
+            state = torch.load(clean, weights_only=True, map_location="cpu", mmap=False)
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" not in str(exc):
             raise ModelFormatError(f"cannot read {path}: corrupt file ({str(exc)[:120]})") from None
@@ -155,17 +213,22 @@ def load_state_dict_file(
             "model.state_dict() instead"
         ) from None
     except Exception as exc:  # noqa: BLE001 - RuntimeError, EOFError, zip errors ...
-        detail = str(exc).strip().split(".")[0] or type(exc).__name__
+        detail = " ".join(str(exc).split()).split(". ")[0][:160] or type(exc).__name__
         raise ModelFormatError(f"cannot read {path}: truncated or corrupt ({detail})") from None
     if isinstance(state, Mapping):
         for key in ("state_dict", "model_state_dict"):
             state = state[key] if isinstance(state.get(key), Mapping) else state
     if not isinstance(state, Mapping) or not state:
         raise ModelFormatError(f"{path} does not hold a non-empty state_dict (mapping of tensors)")
+    total = 0
     for key, value in state.items():
         if not isinstance(value, torch.Tensor):
             kind = type(value).__name__
             raise ModelFormatError(f"{path}: entry {key!r} is a {kind}, not a tensor")
+        check_tensor(value, f"{path}: {key}")
+        total += value.numel()
+        if total > limits.max_weights:
+            raise too_big(f"{path}: tensor elements:", total, limits.max_weights, "max_weights")
     if architecture is None:
         return _dense(_infer_layers(state, str(path)), input_names)
     module = copy.deepcopy(architecture)
@@ -217,20 +280,27 @@ def _infer_layers(state: Mapping, where: str) -> list:
 
 # -- torch.export -----------------------------------------------------------------------------
 def load_exported_program(
-    path: str | os.PathLike, input_names: Sequence[str] | None = None
+    path: str | os.PathLike, input_names: Sequence[str] | None = None,
+    limits: ModelLimits | None = None,
 ) -> Circuit:
-    """The circuit of a ``.pt2`` file written by ``torch.export.save``."""
-    import torch
+    """The circuit of a ``.pt2`` file written by ``torch.export.save`` (read without torch)."""
+    from networks.pt2_to_circuit import load_pt2
 
-    if not os.path.isfile(path):
-        raise ModelFormatError(f"cannot read {path}: no such file")
-    try:
-        program = torch.export.load(path)
-    except Exception as exc:  # noqa: BLE001
-        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
-        raise ModelFormatError(f"cannot read {path}: not a torch.export program ({detail})") \
-            from None
-    return from_exported_program(program, input_names, str(path))
+    return load_pt2(path, input_names, limits)
+
+
+def user_input_shape(name: str, shape: Sequence) -> tuple:
+    """A torch input's tracer shape: the first dimension is the batch, the others concrete."""
+    if not shape:
+        raise ModelFormatError(f"input {name} is a scalar; expected a tensor [batch, ...]")
+    rest = []
+    for d in shape[1:]:
+        try:
+            rest.append(int(d))
+        except (TypeError, ValueError):
+            raise ModelFormatError(f"input {name} has shape {list(shape)}: only the first "
+                                   "(batch) dimension may be symbolic") from None
+    return (BATCH, *rest)
 
 
 def from_exported_program(
@@ -249,10 +319,8 @@ def from_exported_program(
         name = spec.arg.name
         if spec.kind is InputKind.USER_INPUT:
             shape = tuple(getattr(nodes[name].meta.get("val"), "shape", ()))
-            if len(shape) not in (1, 2):
-                raise ModelFormatError(f"input {name} has shape {list(shape)}; expected [batch, n]")
-            users.append((name, len(shape)))
-            widths.append(int(shape[1]) if len(shape) == 2 else 1)
+            users.append((name, user_input_shape(name, shape)))
+            widths.append(math.prod(shape[1:]) if shape else 1)
         elif isinstance(tensors.get(spec.target), torch.Tensor):
             label = f"{spec.kind.name.lower()} {spec.target}"
             importer.env[name] = exact_tensor(tensors[spec.target], label)
@@ -260,103 +328,35 @@ def from_exported_program(
             importer.problems.append(f"{name} ({spec.kind.name} input)")
             importer.env[name] = _POISON
     groups = input_names_for(widths, [u for u, _ in users], input_names)
-    for (name, rank), group in zip(users, groups):
-        importer.env[name] = importer.tracer.add_inputs(group, rank)
+    for (name, shape), group in zip(users, groups):
+        importer.env[name] = importer.tracer.add_inputs(group, shape)
     keep = [s.kind is OutputKind.USER_OUTPUT for s in program.graph_signature.output_specs]
     return importer.run(keep)
 
 
 # -- the shared interpreter -------------------------------------------------------------------
-def _arg(args, kwargs, i, name, default=None):
-    return args[i] if len(args) > i else kwargs.get(name, default)
-
-
-def _shape_args(args):
-    return list(args[1]) if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
-
-
-def _refuse(reason: str):
-    raise Unsupported(reason)
-
-
-def _slice(a, k) -> slice:
-    return slice(_arg(a, k, 2, "start"), _arg(a, k, 3, "end"), _arg(a, k, 4, "step", 1))
-
-
-_HANDLERS = {  # op -> (tracer, args, kwargs) -> value; torch functions, methods and aten alike
-    "linear": lambda t, a, k: t.linear(a[0], _arg(a, k, 1, "weight"), _arg(a, k, 2, "bias")),
-    "relu": lambda t, a, k: t.activate(a[0], Activation.RELU),
-    "sigmoid": lambda t, a, k: t.activate(a[0], Activation.SIGMOID),
-    "identity": lambda t, a, k: a[0],
-    "ignore": lambda t, a, k: None,
-    "neg": lambda t, a, k: t.neg(a[0]),
-    "add": lambda t, a, k: t.add(a[0], _arg(a, k, 1, "other"), k.get("alpha", 1)),
-    "sub": lambda t, a, k: t.sub(a[0], _arg(a, k, 1, "other"), k.get("alpha", 1)),
-    "rsub": lambda t, a, k: t.sub(_arg(a, k, 1, "other"), a[0], k.get("alpha", 1)),
-    "mul": lambda t, a, k: t.mul(a[0], _arg(a, k, 1, "other")),
-    "div": lambda t, a, k: t.div(a[0], _arg(a, k, 1, "other"))
-    if _arg(a, k, 2, "rounding_mode") is None else _refuse("rounded division is not affine"),
-    "cat": lambda t, a, k: t.concat(a[0], _arg(a, k, 1, "dim", 0)),
-    "stack": lambda t, a, k: t.concat(a[0], _arg(a, k, 1, "dim", 0), stack=True),
-    "getitem": lambda t, a, k: t.index(a[0], a[1]),
-    "getattr": lambda t, a, k: t.size(a[0]) if a[1] == "shape" else t.transpose(a[0])
-    if a[1] == "T" else _refuse(f"attribute .{a[1]}"),
-    "slice": lambda t, a, k: t.take(a[0], _slice(a, k), _arg(a, k, 1, "dim", 0)),
-    "select": lambda t, a, k: t.take(a[0], _arg(a, k, 2, "index"), _arg(a, k, 1, "dim")),
-    "reshape": lambda t, a, k: t.reshape(a[0], _shape_args(a) if len(a) > 1 else k["shape"]),
-    "unsqueeze": lambda t, a, k: t.unsqueeze(a[0], _arg(a, k, 1, "dim")),
-    "squeeze": lambda t, a, k: t.squeeze(a[0], _arg(a, k, 1, "dim")),
-    "flatten": lambda t, a, k: t.flatten(a[0], _arg(a, k, 1, "start_dim", 0)),
-    "size": lambda t, a, k: t.size(a[0], _arg(a, k, 1, "dim")),
-    "t": lambda t, a, k: t.transpose(a[0]),
-    "permute": lambda t, a, k: t.transpose(a[0], _shape_args(a)),
-    "transpose": lambda t, a, k: t.transpose(a[0], swap=(a[1], a[2])),
-    "matmul": lambda t, a, k: t.matmul(a[0], a[1]),
-    "addmm": lambda t, a, k: t.add(
-        t.mul(t.matmul(a[1], a[2]), k.get("alpha", 1)), t.mul(a[0], k.get("beta", 1))
-    ),
-}
-_METHODS = {m: m for m in "relu sigmoid neg add sub mul div reshape unsqueeze squeeze flatten "
-            "size t permute transpose matmul".split()}
-_METHODS |= {"view": "reshape"} | dict.fromkeys("contiguous clone detach float double".split(),
-                                                 "identity")
-
-
 def _function_table() -> dict:
-    """call_function targets -> op: Python callables, and aten overloads named "op.overload"."""
+    """call_function targets -> op: Python callables, and the aten overloads of ``ATEN``."""
     import torch
     import torch.nn.functional as F
 
     table = {
-        "linear": [F.linear, "linear.default"],
-        "sigmoid": [torch.sigmoid, F.sigmoid, "sigmoid.default"],
-        "relu": [torch.relu, F.relu, "relu.default", "relu_.default"],
-        "neg": [operator.neg, torch.neg, "neg.default"], "rsub": ["rsub.Scalar", "rsub.Tensor"],
-        "add": [operator.add, torch.add, "add.Tensor", "add.Scalar"],
-        "sub": [operator.sub, torch.sub, "sub.Tensor", "sub.Scalar"],
-        "mul": [operator.mul, torch.mul, "mul.Tensor", "mul.Scalar"],
-        "div": [operator.truediv, torch.div, "div.Tensor", "div.Scalar"],
-        "cat": [torch.cat, torch.concat, torch.concatenate, "cat.default", "concat.default"],
-        "stack": [torch.stack, "stack.default"], "getitem": [operator.getitem],
-        "getattr": [getattr], "slice": ["slice.Tensor"], "select": ["select.int"],
-        "reshape": [torch.reshape, "view.default", "reshape.default", "_unsafe_view.default"],
-        "unsqueeze": [torch.unsqueeze, "unsqueeze.default"], "size": ["sym_size.int"],
-        "squeeze": [torch.squeeze, "squeeze.dim", "squeeze.dims", "squeeze.default"],
-        "flatten": [torch.flatten, "flatten.using_ints"], "t": [torch.t, "t.default"],
-        "permute": [torch.permute, "permute.default"],
-        "transpose": [torch.transpose, "transpose.int"], "addmm": [torch.addmm, "addmm.default"],
-        "matmul": [torch.matmul, torch.mm, operator.matmul, "mm.default", "matmul.default"],
-        "identity": ["clone.default", "alias.default", "detach.default", "contiguous.default"],
-        "ignore": ["_assert_tensor_metadata.default", "_assert_scalar.default"],
+        "linear": [F.linear], "sigmoid": [torch.sigmoid, F.sigmoid], "relu": [torch.relu, F.relu],
+        "neg": [operator.neg, torch.neg], "add": [operator.add, torch.add],
+        "sub": [operator.sub, torch.sub], "mul": [operator.mul, torch.mul],
+        "div": [operator.truediv, torch.div],
+        "cat": [torch.cat, torch.concat, torch.concatenate], "stack": [torch.stack],
+        "getitem": [operator.getitem], "getattr": [getattr], "reshape": [torch.reshape],
+        "unsqueeze": [torch.unsqueeze], "squeeze": [torch.squeeze], "flatten": [torch.flatten],
+        "t": [torch.t], "permute": [torch.permute], "transpose": [torch.transpose],
+        "addmm": [torch.addmm], "matmul": [torch.matmul, torch.mm, operator.matmul],
     }
-    out = {}
-    for op, targets in table.items():
-        for target in targets:
-            if isinstance(target, str):
-                packet, _, overload = target.partition(".")
-                target = getattr(getattr(torch.ops.aten, packet, None), overload, None)
-            if target is not None:
-                out[target] = op
+    out = {target: op for op, targets in table.items() for target in targets}
+    for name, op in ATEN.items():
+        packet, _, overload = name.partition(".")
+        target = getattr(getattr(torch.ops.aten, packet, None), overload, None)
+        if target is not None:
+            out[target] = op
     return out
 
 
@@ -379,7 +379,7 @@ class _GraphImporter:
                      (nn.Identity, "identity"), (nn.Flatten, "module_flatten")]
             return next((op for cls, op in kinds if isinstance(mod, cls)), None), mod
         if node.op == "call_method":
-            return _METHODS.get(node.target), None
+            return METHODS.get(node.target), None
         try:
             return self.functions.get(node.target), None
         except TypeError:  # unhashable target
@@ -466,8 +466,8 @@ class _GraphImporter:
             bias = None if mod.bias is None else exact_tensor(mod.bias, f"{name}.bias")
             return self.tracer.linear(args[0], weight, bias)
         if op == "module_flatten":
-            return self.tracer.flatten(args[0], mod.start_dim)
-        return _HANDLERS[op](self.tracer, args, kwargs)
+            return self.tracer.flatten(args[0], mod.start_dim, mod.end_dim)
+        return HANDLERS[op](self.tracer, args, kwargs)
 
 
 def _flat(value) -> list:

@@ -164,8 +164,11 @@ def test_input_names(tmp_path):
     one = make_model([helper.make_node("Relu", ["x"], ["y"])], {}, 1, 1, in_shape=[1, 1])
     assert load_onnx(one.SerializeToString()).inputs == ("x",)
     cube = make_model([helper.make_node("Relu", ["x"], ["y"])], {}, 1, 1, in_shape=[1, 2, 2])
-    with pytest.raises(ModelFormatError, match=r"shape \[1, 2, 2\], not \[batch, n\]"):
-        load_onnx(cube.SerializeToString())
+    cube = load_onnx(cube.SerializeToString())  # one input and one neuron per element
+    assert cube.inputs == ("x1", "x2", "x3", "x4") and len(cube.neurons) == 4
+    free = make_model([helper.make_node("Relu", ["x"], ["y"])], {}, 1, 1, in_shape=[1, "n"])
+    with pytest.raises(ModelFormatError, match=r"shape \[1, 'n'\]: only the first \(batch\)"):
+        load_onnx(free.SerializeToString())
     path = tmp_path / "net.onnx"
     path.write_bytes(data)
     assert load_model(path, ["a", "b", "c"]).inputs == ("a", "b", "c")
