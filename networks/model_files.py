@@ -85,9 +85,9 @@ def _load(path, suffix: str, input_names, architecture, limits: ModelLimits, vnn
 
             return onnx_to_circuit.load_onnx(Path(path), input_names, limits,
                                              vnnlib_names=vnnlib_names)
-        from networks import torch_to_circuit
+        from networks import pt_to_circuit
 
-        return torch_to_circuit.load_state_dict_file(path, architecture, input_names, limits)
+        return pt_to_circuit.load_pt(path, architecture, input_names, limits)
     except ModuleNotFoundError as exc:
         raise ModelFormatError(
             f"{path}: reading {suffix} files needs the optional package {exc.name!r} "

@@ -1,4 +1,4 @@
-"""Limits on model files, checked before work is done: file kind and size, zip members, circuit size.
+"""Limits checked before a model is read: file kind and size, zip members, circuit size, depth.
 
 Every loader reads its file through :func:`read_model_file` (a regular file, opened without
 blocking, read up to a per-format byte cap) and zip archives through :func:`read_zip` (members

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from networks.model_limits import ModelLimits, read_model_file, too_big
-from networks.tensors_to_circuit import (
-    BATCH, Tracer, Unsupported, Vec, exact_array, input_names_for, objects, raise_unsupported,
-    scalar,
+from networks.exact_tensors import (
+    BATCH, Unsupported, Vec, exact_array, input_names_for, objects, raise_unsupported, scalar,
 )
+from networks.tensors_to_circuit import Tracer
 from symbolic.circuit import Activation, Circuit
 from symbolic.errors import ModelFormatError
 

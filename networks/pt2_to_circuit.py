@@ -21,9 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from networks.model_limits import ModelLimits, read_model_file, read_zip, too_big
-from networks.tensors_to_circuit import (
-    Tracer, Unsupported, exact_array, input_names_for, raise_unsupported,
-)
+from networks.exact_tensors import Unsupported, exact_array, input_names_for, raise_unsupported
+from networks.tensors_to_circuit import Tracer
 from networks.torch_ops import ATEN, HANDLERS
 from symbolic.circuit import Circuit
 from symbolic.errors import MathCircuitsError, ModelFormatError

@@ -1,15 +1,14 @@
 """The exact tensor tracer the torch, torch.export and ONNX importers share to build a circuit.
 
-An importer walks a graph of tensor operations with a :class:`Tracer`. A tensor that depends on
-the input is a :class:`Vec`: a shape and, per element, one exact :class:`Affine` combination of
-circuit names. Its first axis may be the symbolic batch axis ``BATCH`` (torch models, ONNX
-inputs declared ``["N", 5]``), which no operation may mix with the others; a concrete shape
-such as ONNX's ``[1, 1, 1, 5]`` is taken as it is. Affine operations (matrix products,
-broadcasting +, -, *, /, reshapes, slicing, concatenation) only combine these combinations; an
-assignment is created at an activation (one neuron per element) and at the outputs. Constant
-tensors (weights) are numpy object arrays of ``Fraction``: a float32 weight is its exact
-binary value. Sizes are checked against :class:`~networks.model_limits.ModelLimits` before
-anything is allocated.
+An importer walks a graph of tensor operations with a :class:`Tracer`, whose values are the
+exact tensors of :mod:`networks.exact_tensors`: constants (numpy arrays of ``Fraction``) and
+input-dependent :class:`~networks.exact_tensors.Vec` s. The first axis of a ``Vec`` may be the
+symbolic batch axis (torch models, ONNX inputs declared ``["N", 5]``), which no operation may mix
+with the others; a concrete shape such as ONNX's ``[1, 1, 1, 5]`` is taken as it is. Affine
+operations (matrix products, broadcasting +, -, *, /, reshapes, slicing, concatenation) only
+combine exact affine forms; an assignment is created at an activation (one neuron per element)
+and at the outputs. Every size is charged against :class:`~networks.model_limits.ModelLimits`
+before it is allocated.
 
 >>> t = Tracer()
 >>> x = t.add_inputs(['x1', 'x2'])
@@ -24,161 +23,21 @@ outputs: y
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
 import sympy as sp
 
+from networks.exact_tensors import (
+    BATCH, NAME, Affine, Unsupported, Vec, as_constant, broadcast, combine, fresh_names, objects,
+    plain, probe, scalar, unprobe,
+)
 from networks.model_limits import ModelLimits, too_big
 from symbolic.circuit import Activation, Assignment, Circuit, default_names
-from symbolic.errors import InvalidCircuitError, ModelFormatError, UnsupportedLayerError
+from symbolic.errors import InvalidCircuitError, ModelFormatError
 
-BATCH = type("Batch", (), {"__repr__": lambda self: "BATCH"})()  # the symbolic batch size
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FOLD = 100_000  # a matrix product cheaper than this folds affine terms; dearer ones name them
-
-
-class Unsupported(Exception):
-    """One graph node cannot be imported; the importer collects these into one error."""
-
-
-def exact_array(values, what: str):
-    """A numpy object array of exact ``Fraction`` s from a real array (any float width).
-
-    >>> exact_array([0.5, 3], 'w').tolist()
-    [Fraction(1, 2), Fraction(3, 1)]
-    """
-    array = np.asarray(values)
-    if array.dtype.kind == "b":
-        array = array.astype(np.int64)
-    if array.dtype.kind not in "iuf" and array.dtype != object:
-        raise ModelFormatError(f"{what} has dtype {array.dtype}, not a real number type")
-    if array.dtype.kind == "f":
-        array = array.astype(np.float64)  # float16/32 -> float64 is exact
-    flat = array.ravel().tolist()
-    for i, v in enumerate(flat):
-        if isinstance(v, float) and not math.isfinite(v):
-            at = [int(k) for k in np.unravel_index(i, array.shape)]
-            raise ModelFormatError(f"{what} contains {v} at index {at}: weights must be finite")
-    return objects([v if isinstance(v, Fraction) else Fraction(v) for v in flat], array.shape)
-
-
-def scalar(value) -> Fraction:
-    """An exact Python scalar argument (``x * 0.5``, ``x / 3``)."""
-    if isinstance(value, Fraction):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Fraction(value)
-    if isinstance(value, float) and math.isfinite(value):
-        return Fraction(value)
-    raise Unsupported(f"argument {value!r} is not a finite number")
-
-
-def objects(values: list, shape) -> np.ndarray:
-    """A numpy object array of ``shape`` holding ``values`` (never unpacked into sub-arrays)."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out.reshape(shape)
-
-
-def _const(value):
-    if isinstance(value, np.ndarray):
-        return value
-    if value is BATCH:  # a size taken from a batched tensor's shape
-        return objects([BATCH], ())
-    return np.array(scalar(value), dtype=object)
-
-
-class Affine:
-    """``sum(terms[name] * name) + bias`` with exact coefficients."""
-
-    __slots__ = ("terms", "bias")
-
-    def __init__(self, terms: dict[str, Fraction] | None = None, bias: Fraction = Fraction(0)):
-        self.terms, self.bias = terms or {}, bias
-
-    def single(self) -> str | None:
-        """The name ``n`` when this is exactly ``1 * n``."""
-        one = self.bias == 0 and len(self.terms) == 1 and next(iter(self.terms.values())) == 1
-        return next(iter(self.terms)) if one else None
-
-
-def combine(items: Sequence[Affine], coeffs: Sequence[Fraction], bias: Fraction = Fraction(0)):
-    """``sum(coeffs[i] * items[i]) + bias`` as one :class:`Affine`."""
-    terms: dict[str, Fraction] = {}
-    total = Fraction(bias)
-    for item, c in zip(items, coeffs):
-        if not c:
-            continue
-        one = c == 1
-        if item.bias:
-            total += item.bias if one else c * item.bias
-        for name, w in item.terms.items():
-            value = w if one else c * w
-            terms[name] = terms[name] + value if name in terms else value
-    return Affine({n: w for n, w in terms.items() if w != 0}, total)
-
-
-class Vec:
-    """An input-dependent tensor: ``shape`` (its first entry may be ``BATCH``) and one
-    :class:`Affine` per element of the non-batch axes, in C order."""
-
-    __slots__ = ("items", "shape")
-
-    def __init__(self, items: list[Affine], shape: Sequence):
-        self.items, self.shape = list(items), tuple(shape)
-
-    @property
-    def batched(self) -> bool:
-        """Whether the first axis is the symbolic batch axis."""
-        return bool(self.shape) and self.shape[0] is BATCH
-
-    @property
-    def width(self) -> int:
-        """Number of elements (per batch row)."""
-        return len(self.items)
-
-    @property
-    def rank(self) -> int:
-        """Number of axes, the batch axis included."""
-        return len(self.shape)
-
-
-def _plain(shape) -> tuple:
-    """The shape with the batch axis taken as 1."""
-    return tuple(1 if d is BATCH else d for d in shape)
-
-
-def _probe(vec: Vec, offset: int, total: int):
-    """Index grid of ``vec``: element ``i`` of batch row ``b`` is ``b * total + offset + i``.
-
-    The batch axis is probed with two rows, so that an operation that mixes it with the other
-    axes is seen in the result (see :func:`_unprobe`).
-    """
-    grid = np.arange(offset, offset + vec.width).reshape(_plain(vec.shape))
-    return np.concatenate([grid, grid + total], axis=0) if vec.batched else grid
-
-
-def _unprobe(grid, items: list, batched: bool, what: str) -> Vec:
-    if not batched:
-        return Vec([items[i] for i in grid.ravel().tolist()], grid.shape)
-    total = len(items)
-    ok = grid.ndim >= 1 and grid.shape[0] == 2
-    if ok:
-        ok = bool((grid[0] < total).all() and (grid[1] == grid[0] + total).all())
-    if not ok:
-        raise Unsupported(f"{what} mixes the batch axis with the features")
-    return Vec([items[i] for i in grid[0].ravel().tolist()], (BATCH,) + grid.shape[1:])
-
-
-def _broadcast(a: tuple, b: tuple) -> tuple:
-    try:
-        return tuple(np.broadcast_shapes(a, b))
-    except ValueError:
-        raise ModelFormatError(f"shape mismatch: cannot broadcast {list(a)} with {list(b)}") \
-            from None
 
 
 class Tracer:
@@ -209,10 +68,10 @@ class Tracer:
         if len(self.inputs) + len(names) > self.limits.max_inputs:
             raise too_big("inputs:", len(self.inputs) + len(names), self.limits.max_inputs,
                           "max_inputs")
-        if math.prod(_plain(shape)) != len(names):
+        if math.prod(plain(shape)) != len(names):
             raise ModelFormatError(f"{len(names)} input names for a tensor of shape {list(shape)}")
         for name in names:
-            if not isinstance(name, str) or not _NAME.match(name) or name in self._taken:
+            if not isinstance(name, str) or not NAME.match(name) or name in self._taken:
                 raise ModelFormatError(f"input name {name!r} is not a fresh identifier")
             self.inputs.append(name)
             self._taken.add(name)
@@ -254,7 +113,7 @@ class Tracer:
     def matmul(self, a, b):
         """``a @ b`` (numpy semantics) where at most one side depends on the input."""
         if not isinstance(a, Vec) and not isinstance(b, Vec):
-            a, b = _const(a), _const(b)
+            a, b = as_constant(a), as_constant(b)
             if a.ndim == 0 or b.ndim == 0:
                 raise Unsupported("matrix product of a scalar")
             self.charge(math.prod(a.shape) * (b.shape[-1] if b.ndim > 1 else 1), "matmul")
@@ -262,8 +121,8 @@ class Tracer:
         if isinstance(a, Vec) and isinstance(b, Vec):
             raise Unsupported("the product of two input-dependent tensors is not piecewise-linear")
         if isinstance(a, Vec):
-            return self._vec_matrix(a, _const(b))
-        return self._matrix_vec(_const(a), b)
+            return self._vec_matrix(a, as_constant(b))
+        return self._matrix_vec(as_constant(a), b)
 
     def _vec_matrix(self, a: Vec, m):
         if m.ndim not in (1, 2):
@@ -304,7 +163,7 @@ class Tracer:
                 f"shape mismatch: a matrix of shape {list(m.shape)} times {n} features"
             )
         rows = [m.tolist()] if m.ndim == 1 else [m[i].tolist() for i in range(m.shape[0])]
-        grid = np.arange(b.width).reshape(_plain(b.shape))
+        grid = np.arange(b.width).reshape(plain(b.shape))
         k = b.shape[-1] if b.rank >= 2 else 1
         grid = grid.reshape(-1, n, k)
         items = b.items
@@ -326,7 +185,7 @@ class Tracer:
 
     def linear(self, x, weight, bias=None):
         """``x @ weight.T + bias`` (torch ``Linear`` convention, weight [m, n])."""
-        w = _const(weight)
+        w = as_constant(weight)
         if w.ndim not in (1, 2):
             raise ModelFormatError(f"a linear layer's weight has shape {list(w.shape)}, not [m, n]")
         out = self.matmul(x, w.T)
@@ -366,19 +225,19 @@ class Tracer:
         """Division by a nonzero constant (exact: ``x / 3`` is ``x * 1/3``)."""
         if isinstance(b, Vec):
             raise Unsupported("division by an input-dependent tensor is not piecewise-linear")
-        divisor = _const(b)
+        divisor = as_constant(b)
         if any(v == 0 for v in divisor.ravel().tolist()):
             raise Unsupported("division by zero")
         inverse = [1 / scalar(v) for v in divisor.ravel().tolist()]
         return self.mul(a, objects(inverse, divisor.shape))
 
     def _constants(self, fn, a, b):
-        a, b = _const(a), _const(b)
-        self.charge(math.prod(_broadcast(a.shape, b.shape)), "a constant")
+        a, b = as_constant(a), as_constant(b)
+        self.charge(math.prod(broadcast(a.shape, b.shape)), "a constant")
         return fn(a, b)
 
     def _shape_with(self, vec: Vec, other: tuple, what: str) -> tuple:
-        shape = _broadcast(_plain(vec.shape), other)
+        shape = broadcast(plain(vec.shape), other)
         if vec.batched and (len(shape) != vec.rank or shape[0] != 1):
             raise Unsupported(f"{what} of shape {list(other)} varies along the batch axis or "
                               f"adds axes before it (input tensor {list(vec.shape)})")
@@ -386,9 +245,9 @@ class Tracer:
         return shape
 
     def _one(self, vec: Vec, const, fn) -> Vec:
-        c = _const(const)
+        c = as_constant(const)
         shape = self._shape_with(vec, c.shape, "a constant")
-        index = np.broadcast_to(np.arange(vec.width).reshape(_plain(vec.shape)), shape)
+        index = np.broadcast_to(np.arange(vec.width).reshape(plain(vec.shape)), shape)
         values = np.broadcast_to(c, shape).ravel().tolist()
         items = [fn(vec.items[i], scalar(v)) for i, v in zip(index.ravel().tolist(), values)]
         return Vec(items, (BATCH,) + shape[1:] if vec.batched else shape)
@@ -397,24 +256,24 @@ class Tracer:
         if a.batched != b.batched or (a.batched and a.rank != b.rank):
             raise Unsupported(f"mixing tensors of shapes {list(a.shape)} and {list(b.shape)} "
                               "(their batch axes do not line up)")
-        shape = _broadcast(_plain(a.shape), _plain(b.shape))
+        shape = broadcast(plain(a.shape), plain(b.shape))
         self.charge(math.prod(shape), "a sum")
-        ia = np.broadcast_to(np.arange(a.width).reshape(_plain(a.shape)), shape).ravel().tolist()
-        ib = np.broadcast_to(np.arange(b.width).reshape(_plain(b.shape)), shape).ravel().tolist()
+        ia = np.broadcast_to(np.arange(a.width).reshape(plain(a.shape)), shape).ravel().tolist()
+        ib = np.broadcast_to(np.arange(b.width).reshape(plain(b.shape)), shape).ravel().tolist()
         items = [fn(a.items[i], b.items[j]) for i, j in zip(ia, ib)]
         return Vec(items, (BATCH,) + shape[1:] if a.batched else shape)
 
-    # -- moving elements ----------------------------------------------------------------------------
+    # -- moving elements --------------------------------------------------------------------------
     def _restructure(self, vec: Vec, fn, what: str) -> Vec:
-        grid = fn(_probe(vec, 0, vec.width))
+        grid = fn(probe(vec, 0, vec.width))
         self.charge(grid.size, what)
-        return _unprobe(grid, vec.items, vec.batched, what)
+        return unprobe(grid, vec.items, vec.batched, what)
 
     def concat(self, values: Sequence, axis: int, stack: bool = False):
         """Concatenate (or stack) tensors along ``axis``; constants join unbatched tensors."""
         join = np.stack if stack else np.concatenate
         if not any(isinstance(v, Vec) for v in values):
-            consts = [_const(v) for v in values]
+            consts = [as_constant(v) for v in values]
             self.charge(sum(c.size for c in consts), "a concatenation")
             return join(consts, axis=axis)
         batched = any(isinstance(v, Vec) and v.batched for v in values)
@@ -424,17 +283,17 @@ class Tracer:
         total = sum(v.width for v in vecs)
         items, grids, offset = [], [], 0
         for v in vecs:
-            grids.append(_probe(v, offset, total))
+            grids.append(probe(v, offset, total))
             items += v.items
             offset += v.width
         what = f"{'stacking' if stack else 'concatenation'} along axis {axis}"
         self.charge(total, what)
-        return _unprobe(join(grids, axis=axis), items, batched, what)
+        return unprobe(join(grids, axis=axis), items, batched, what)
 
     def _vec_of(self, value, batched: bool) -> Vec:
         if batched:
             raise Unsupported("concatenating a constant with a batched input tensor")
-        c = _const(value)
+        c = as_constant(value)
         self.charge(c.size, "a constant")
         return Vec([Affine(bias=scalar(v)) for v in c.ravel().tolist()], c.shape)
 
@@ -443,14 +302,14 @@ class Tracer:
         if isinstance(value, (tuple, list)):
             return value[key]
         if not isinstance(value, Vec):
-            return _const(value)[key]
+            return as_constant(value)[key]
         if any(isinstance(k, Vec) for k in (key if isinstance(key, tuple) else (key,))):
             raise Unsupported("indexing by an input-dependent tensor")
         return self._restructure(value, lambda g: g[key], f"index {key!r}")
 
     def take(self, value, which, axis: int):
         """``which`` (an int drops the axis, a slice keeps it) along ``axis``."""
-        rank = value.rank if isinstance(value, Vec) else _const(value).ndim
+        rank = value.rank if isinstance(value, Vec) else as_constant(value).ndim
         if not -rank <= axis < rank:
             raise Unsupported(f"axis {axis} of a rank-{rank} tensor")
         key = (slice(None),) * (axis % rank) + (which,)
@@ -462,7 +321,7 @@ class Tracer:
         if not isinstance(value, Vec):
             if any(d is BATCH for d in shape):
                 raise Unsupported("reshaping a constant by the batch size")
-            return _const(value).reshape([int(d) for d in shape])
+            return as_constant(value).reshape([int(d) for d in shape])
         if value.batched:
             if shape and shape[0] is not BATCH and shape[0] != -1:
                 shape[0] = BATCH  # a concrete leading size (torch.export specialises it)
@@ -476,14 +335,14 @@ class Tracer:
         """Insert axes of size 1 (``axes``: an int or a list, numbered in the result)."""
         axes = tuple(axes) if isinstance(axes, (list, tuple)) else (int(axes),)
         if not isinstance(value, Vec):
-            return np.expand_dims(_const(value), axes)
+            return np.expand_dims(as_constant(value), axes)
         return self._restructure(value, lambda g: np.expand_dims(g, axes), f"unsqueeze{axes}")
 
     def squeeze(self, value, axes=None, strict: bool = True):
         """Drop axes of size 1 (all when ``axes`` is empty); ``strict=False`` (torch) ignores
         listed axes whose size is not 1."""
         axes = [] if axes is None else list(axes) if isinstance(axes, (list, tuple)) else [axes]
-        shape = value.shape if isinstance(value, Vec) else _const(value).shape
+        shape = value.shape if isinstance(value, Vec) else as_constant(value).shape
         axes = [int(a) % len(shape) if shape else int(a) for a in axes]
         if axes and not strict:
             axes = [a for a in axes if shape[a] == 1]
@@ -492,28 +351,28 @@ class Tracer:
         if isinstance(value, Vec) and value.batched and 0 in axes:
             raise Unsupported("squeezing the batch axis")
         if not isinstance(value, Vec):
-            return np.squeeze(_const(value), tuple(axes) or None)
+            return np.squeeze(as_constant(value), tuple(axes) or None)
         return self._restructure(value, lambda g: np.squeeze(g, tuple(axes) or None),
                                  f"squeeze{tuple(axes)}")
 
     def flatten(self, value, start: int = 0, end: int = -1):
         """torch.flatten: merge axes ``start..end``."""
-        shape = value.shape if isinstance(value, Vec) else _const(value).shape
+        shape = value.shape if isinstance(value, Vec) else as_constant(value).shape
         if not shape:
             return self.reshape(value, [1])
         s, e = start % len(shape), end % len(shape)
         if not isinstance(value, Vec):
-            c = _const(value)
+            c = as_constant(value)
             return c.reshape(c.shape[:s] + (-1,) + c.shape[e + 1 :])
         return self._restructure(value, lambda g: g.reshape(g.shape[:s] + (-1,) + g.shape[e + 1 :]),
                                  f"flatten({start}, {end})")
 
     def flatten_2d(self, value, axis: int = 1):
         """ONNX Flatten: the shape ``[prod(d[:axis]), prod(d[axis:])]``."""
-        shape = value.shape if isinstance(value, Vec) else _const(value).shape
+        shape = value.shape if isinstance(value, Vec) else as_constant(value).shape
         axis = axis % len(shape) if axis < 0 else axis
         if not isinstance(value, Vec):
-            c = _const(value)
+            c = as_constant(value)
             return c.reshape(math.prod(c.shape[:axis]), -1)
         return self._restructure(value, lambda g: g.reshape(math.prod(g.shape[:axis]), -1),
                                  f"Flatten(axis={axis})")
@@ -524,15 +383,15 @@ class Tracer:
             return g.swapaxes(*swap) if swap else g.transpose(axes)
 
         if not isinstance(value, Vec):
-            return move(_const(value))
+            return move(as_constant(value))
         return self._restructure(value, move, "transposing an input tensor")
 
     def size(self, value, dim=None):
         """``x.size()`` / ``x.shape``: the batch size is symbolic."""
-        shape = value.shape if isinstance(value, Vec) else tuple(_const(value).shape)
+        shape = value.shape if isinstance(value, Vec) else tuple(as_constant(value).shape)
         return shape if dim is None else shape[dim]
 
-    # -- the result ---------------------------------------------------------------------------------
+    # -- the result -------------------------------------------------------------------------------
     def finish(self, outputs: Sequence, names: Sequence[str] | None = None) -> Circuit:
         """The circuit whose outputs are the elements of ``outputs`` (unused neurons dropped).
 
@@ -543,7 +402,7 @@ class Tracer:
             if isinstance(value, Vec):
                 items += value.items
             else:
-                items += [Affine(bias=scalar(v)) for v in _const(value).ravel().tolist()]
+                items += [Affine(bias=scalar(v)) for v in as_constant(value).ravel().tolist()]
         defined = set(self.inputs) | {s[0] for s in self.steps}
         count = len(items)
         candidates = [list(names or ())] + [list(default_names(s, count)) for s in ("y", "out")]
@@ -576,40 +435,3 @@ class Tracer:
             return Circuit(tuple(self.inputs), assignments, tuple(names))
         except InvalidCircuitError as exc:
             raise ModelFormatError(f"the imported network is not a valid circuit: {exc}") from None
-
-
-def input_names_for(
-    widths: Sequence[int], placeholders: Sequence[str], input_names: Sequence[str] | None,
-    limits: ModelLimits | None = None,
-) -> list[list[str]]:
-    """Names for each input tensor: ``x``/``x1..xn`` for one tensor, else the tensors' own names.
-
-    >>> input_names_for([2, 1], ['a', 'b'], None)
-    [['a1', 'a2'], ['b']]
-    """
-    total = sum(widths)
-    cap = (limits or ModelLimits()).max_inputs
-    if total > cap:
-        raise too_big("inputs:", total, cap, "max_inputs")
-    if input_names is None and len(widths) > 1:
-        own = [n for p, w in zip(placeholders, widths) for n in default_names(p, w)]
-        input_names = own if fresh_names(own, total, set()) else None
-    names = list(default_names("x", total) if input_names is None else input_names)
-    if len(names) != total:
-        raise ModelFormatError(f"{len(names)} input names given for a model with {total} inputs")
-    starts = [sum(widths[:k]) for k in range(len(widths))]
-    return [names[s : s + w] for s, w in zip(starts, widths)]
-
-
-def fresh_names(names: list, count: int, taken: set) -> bool:
-    """Whether ``names`` are ``count`` distinct identifiers, none of them in ``taken``."""
-    unique = len(set(names)) == len(names) == count
-    return unique and all(isinstance(n, str) and _NAME.match(n) and n not in taken for n in names)
-
-
-def raise_unsupported(problems: Sequence[str], what: str) -> None:
-    """One :class:`UnsupportedLayerError` naming every unsupported node (no-op when none)."""
-    if problems:
-        raise UnsupportedLayerError(
-            f"{what} has {len(problems)} unsupported operation(s): " + "; ".join(problems)
-        )

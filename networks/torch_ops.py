@@ -12,7 +12,7 @@ aten overload (``aten.linear.default``, as in ``torch.export`` graphs and ``.pt2
 
 from __future__ import annotations
 
-from networks.tensors_to_circuit import Unsupported
+from networks.exact_tensors import Unsupported
 from symbolic.circuit import Activation
 
 

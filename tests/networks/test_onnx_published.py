@@ -248,7 +248,7 @@ def _differential(path: str, rng, points: int, exact_points: int) -> float:
 @pytest.mark.skipif(not ACASXU, reason=f"ACAS Xu networks not found under {SHARED}")
 def test_every_acasxu_network_matches_onnxruntime():
     rng = np.random.default_rng(2000)
-    times = [_differential(path, rng, points=3, exact_points=1) for path in ACASXU]
+    times = [_differential(path, rng, points=3, exact_points=int(k % 5 == 0)) for k, path in enumerate(ACASXU)]
     assert len(times) == 45
     assert sum(times) / len(times) < 2.0, times  # about 0.35 s of CPU each on the reference machine
 
