@@ -35,7 +35,8 @@ from collections.abc import Mapping, Sequence
 import flint
 
 PASS, ZERO, UNSTABLE = 0, 1, 2  # relaxation of a neuron: h = pre, h = 0, or the triangle
-SHRINK = 6  # with rounding: coefficients above SHRINK * prec bits are rounded back to prec bits
+SLOPE_PREC = 32  # with rounding: chord slopes are rounded up to this many bits (a looser, valid chord)
+SHRINK = 120  # with rounding: coefficients above prec + SHRINK bits are rounded back to prec bits
 _0 = flint.fmpq(0)
 
 
@@ -66,18 +67,25 @@ class Level:
              flint.fmpz_mat([[min(w, 0) for w in row] for row in rows]))
             for lv, rows in sorted(self.rows.items()))
         self._split: dict[tuple, tuple] = {}
+        self._rows: dict[tuple, tuple] = {}
 
     def pre_rows(self, which: Sequence[int]) -> tuple[dict, list]:
         """The objective ``[pre_i for i in which] + [-pre_i for i in which]`` as ``(lam, const)``."""
-        scale = flint.fmpq(1, self.den)
-        lam = {lv: (flint.fmpz_mat([rows[i] for i in which] + [[-w for w in rows[i]] for i in which]),
-                    scale, self.bits) for lv, rows in self.rows.items()}
-        const = [flint.fmpq(self.bias[i], self.den) for i in which]
-        return lam, const + [-c for c in const]
+        key = tuple(which)
+        if key not in self._rows:
+            if len(self._rows) > 256:
+                self._rows.clear()
+            scale = flint.fmpq(1, self.den)
+            lam = {lv: (flint.fmpz_mat([rows[i] for i in which] + [[-w for w in rows[i]] for i in which]),
+                        scale, self.bits) for lv, rows in self.rows.items()}
+            const = [flint.fmpq(self.bias[i], self.den) for i in which]
+            self._rows[key] = (lam, const + [-c for c in const])
+        lam, const = self._rows[key]
+        return dict(lam), list(const)
 
     def split(self, kinds: Sequence[int]) -> tuple:
-        """The weights and biases of the ``PASS`` rows (others zero), and of the ``UNSTABLE`` rows with
-        the 0/1 matrix that selects their columns: ``(pass_w, pass_b, unstable, select, un_w, un_b)``."""
+        """The weights and biases of the ``PASS`` rows (others zero), of the ``UNSTABLE`` rows, and the
+        0/1 matrix that selects the unstable columns: ``(pass_w, pass_b, unstable, select, un_w, un_b)``."""
         key = tuple(kinds)
         if key not in self._split:
             if len(self._split) > 256:
@@ -90,11 +98,14 @@ class Level:
             unstable = tuple(i for i, kind in enumerate(kinds) if kind == UNSTABLE)
             select = un_w = un_b = None
             if unstable:
-                select = flint.fmpz_mat([[int(i == j) for j in unstable] for i in range(self.width)])
+                select = flint.fmpz_mat(self.width, len(unstable))
+                for t, i in enumerate(unstable):
+                    select[i, t] = 1
                 un_w = tuple((lv, flint.fmpz_mat([rows[i] for i in unstable])) for lv, rows in sorted(self.rows.items()))
                 un_b = flint.fmpz_mat(len(unstable), 1, [self.bias[i] for i in unstable])
             self._split[key] = (pass_w, pass_b, unstable, select, un_w, un_b)
         return self._split[key]
+
 
 
 class Program:
@@ -145,11 +156,10 @@ def round_down(x: flint.fmpq, prec: int | None) -> flint.fmpq:
     """
     if prec is None or x == 0:
         return x
-    p, q = int(x.p), int(x.q)
-    shift = prec - (abs(p).bit_length() - q.bit_length())
+    shift = prec - (x.p.bit_length() - x.q.bit_length())
     if shift >= 0:
-        return flint.fmpq((p << shift) // q, 1 << shift)
-    return flint.fmpq(p // (q << -shift), 1) * (1 << -shift)
+        return flint.fmpq((x * (1 << shift)).floor(), 1 << shift)
+    return flint.fmpq((x / (1 << -shift)).floor() * (1 << -shift))
 
 
 def round_up(x: flint.fmpq, prec: int | None) -> flint.fmpq:
@@ -195,7 +205,7 @@ def node_bounds(program: Program, box: Sequence[tuple], phases: Mapping[str, int
                 kinds[i] = ZERO
             else:
                 kinds[i] = UNSTABLE
-                slopes[i] = round_up(hi[i] / (hi[i] - lo[i]), prec)
+                slopes[i] = round_up(hi[i] / (hi[i] - lo[i]), None if prec is None else min(prec, SLOPE_PREC))
                 alpha[i] = flint.fmpq(1 if hi[i] > -lo[i] else 0)
             post_lo[i], post_hi[i] = max(lo[i], _0), max(hi[i], _0)
         for store, value in ((bounds.lower, lo), (bounds.upper, hi), (bounds.post_lo, post_lo),
@@ -250,32 +260,29 @@ def back_substitute(program: Program, bounds: Bounds, top: int, lam: dict, const
             continue
         z, scale, bits = lam.pop(k)
         level = program.levels[k]
-        if prec is not None and bits > SHRINK * prec:
+        if prec is not None and bits > prec + SHRINK:
             z, scale, bits = _shrink(z, scale, bits, prec, bounds.post_lo[k], const)
         pass_w, pass_b, unstable, select, un_w, un_b = level.split(bounds.kinds[k])
-        if unstable:
-            e, z, scale, bits = _relax_unstable(z, scale, bits, k, unstable, select, bounds, alpha, const, prec)
-        step = scale / level.den
-        for src, weights in pass_w:
-            _add(lam, src, z * weights, step, bits + level.bits)
-        bias = (z * pass_b).entries()
-        if unstable:
-            for src, weights in un_w:
-                _add(lam, src, e * weights, step, bits + level.bits)
-            bias = [a + b for a, b in zip(bias, (e * un_b).entries())]
+        if not unstable:
+            step = scale / level.den
+            for src, weights in pass_w:
+                _add(lam, src, z * weights, step, bits + level.bits)
+            bias = (z * pass_b).entries()
+        else:
+            f, e = _relax_unstable(z * select, k, unstable, bounds, alpha, scale, const, prec is None)
+            step = scale / (level.den * f)
+            for (src, weights), (_, weights_u) in zip(pass_w, un_w):
+                pass_part = z * weights if f == 1 else (z * weights) * f
+                _add(lam, src, pass_part + e * weights_u, step, bits + level.bits + f.bit_length() + 1)
+            bias = ((z * pass_b) * f + e * un_b).entries()
         const = [c + step * b for c, b in zip(const, bias)]
     if 0 not in lam:
         return const
     z, scale, _ = lam[0]
-    n = z.ncols()
-    entries = z.entries()
-    box_lo, box_hi = bounds.lower[0], bounds.upper[0]
-    out = []
-    for r, c in enumerate(const):
-        row = entries[r * n:(r + 1) * n]
-        out.append(c + scale * sum((v * (box_lo[j] if v > 0 else box_hi[j]) for j, v in enumerate(row) if v),
-                                   flint.fmpq(0)))
-    return out
+    (lo, lo_s), (hi, hi_s) = _column(bounds.lower[0]), _column(bounds.upper[0])
+    positive = flint.fmpz_mat(z.nrows(), z.ncols(), [v if v > 0 else 0 for v in z.entries()])
+    low, high = (positive * lo).entries(), ((z - positive) * hi).entries()
+    return [c + scale * (a * lo_s + b * hi_s) for c, a, b in zip(const, low, high)]
 
 
 def _shrink(z, scale, bits: int, prec: int, post_lo: Sequence, const: list):
@@ -298,49 +305,42 @@ def _shrink(z, scale, bits: int, prec: int, post_lo: Sequence, const: list):
     return z, scale, prec
 
 
-def _relax_unstable(z, scale, bits: int, k: int, unstable: Sequence[int], select, bounds: Bounds,
-                    alpha: Mapping, const: list, prec: int | None):
-    """The relaxed coefficients of level ``k``'s unstable neurons (format step 2), as a matrix.
+def _relax_unstable(parts: flint.fmpz_mat, k: int, unstable: Sequence[int], bounds: Bounds, alpha: Mapping,
+                    scale: flint.fmpq, const: list, exact: bool) -> tuple[int, flint.fmpz_mat]:
+    """The relaxed coefficients of level ``k``'s unstable ReLUs (format step 2).
 
-    A coefficient ``c`` on ``h`` becomes ``c * alpha`` on ``pre`` when ``c > 0`` (lower line
-    ``h >= alpha * pre``) and ``c * s`` when ``c < 0`` (upper chord ``h <= s * (pre - l)``, whose
-    intercept ``-c * s * l`` goes to ``const``). Exactly when ``prec`` is None (``z`` is first
-    scaled by the common denominator); otherwise each product is rounded down to an integer, which
-    lowers it by less than one unit on a ``pre >= l``: the constant pays ``-l`` units per neuron.
-    Returns ``(E, z, scale, bits)`` with ``z`` rescaled like ``E``.
+    ``parts * scale`` are the coefficients on their outputs ``h``. A coefficient ``c > 0`` takes the
+    lower line ``h >= alpha * pre`` (``c * alpha`` on ``pre``); ``c < 0`` takes the chord
+    ``h <= s * (pre - l)`` (``c * s`` on ``pre``, and ``-c * s * l`` added to ``const``). Returns
+    ``(f, E)`` with the coefficients on ``pre`` equal to ``E * scale / f``. When ``exact``, ``f``
+    is the slopes' common denominator; otherwise ``f = 1`` and each product is rounded down to an
+    integer: it drops by less than one unit on a ``pre >= l``, so ``const`` pays ``-l`` units.
     """
-    lows = [bounds.lower[k][i] for i in unstable]
-    slopes = [bounds.slopes[k][i] for i in unstable]
     lower = [alpha.get((k, i), bounds.alpha[k][i]) for i in unstable]
-    if prec is None:
-        factor = math.lcm(1, *(int(s.q) for s in slopes), *(int(a.q) for a in lower))
+    slopes = [bounds.slopes[k][i] for i in unstable]
+    lows = [bounds.lower[k][i] for i in unstable]
+    values = parts.entries()
+    rows, u = parts.nrows(), len(unstable)
+    if exact:
+        f = math.lcm(1, *(int(v.q) for v in lower), *(int(v.q) for v in slopes))
+        up = [int((v * f).p) for v in lower]
+        down = [int((v * f).p) for v in slopes]
+        e = [v * (a if v > 0 else b) for v, a, b in zip(values, itertools.cycle(up), itertools.cycle(down))]
     else:
-        factor = 1 << max(0, prec - bits)  # keep prec bits so that rounding down costs little
-    if factor != 1:
-        z, scale, bits = z * factor, scale / factor, bits + factor.bit_length()
+        f = 1
+        up = [(int(v.p), int(v.q)) for v in lower]
+        down = [(int(v.p), int(v.q)) for v in slopes]
+        e = [v * a[0] // a[1] if v > 0 else v * b[0] // b[1]
+             for v, a, b in zip(values, itertools.cycle(up), itertools.cycle(down))]
+        drop = -sum(lows, flint.fmpq(0))  # every unstable neuron has l < 0
+        const[:] = [c - scale * drop for c in const]
     intercept = [-(s * lo) for s, lo in zip(slopes, lows)]  # -s * l > 0
     den = math.lcm(1, *(int(c.q) for c in intercept))
-    nums = [int((c * den).p) for c in intercept]
-    ups = [(int(a.p), int(a.q)) for a in lower]
-    downs = [(int(s.p), int(s.q)) for s in slopes]
-    cols = (z * select).entries()
-    u = len(unstable)
-    drop = sum(-lo for lo in lows) if prec is not None else 0
-    out = []
-    for r in range(len(const)):
-        acc = 0
-        for t, v in enumerate(cols[r * u:(r + 1) * u]):
-            if v > 0:
-                p, q = ups[t]
-                out.append(v * p // q)
-            elif v < 0:
-                p, q = downs[t]
-                out.append(v * p // q)
-                acc += v * nums[t]
-            else:
-                out.append(0)
-        const[r] += scale * (flint.fmpq(acc, den) - drop)
-    return flint.fmpz_mat(len(const), u, out), z, scale, bits
+    column = flint.fmpz_mat(u, 1, [int((c * den).p) for c in intercept])
+    negative = flint.fmpz_mat(rows, u, [v if v < 0 else 0 for v in values])
+    step = scale / den
+    const[:] = [c + step * v for c, v in zip(const, (negative * column).entries())]
+    return f, flint.fmpz_mat(rows, u, e)
 
 
 def lower_bound(program: Program, bounds: Bounds, coeffs: Mapping[str, flint.fmpq], const: flint.fmpq,
