@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from networks.model_limits import ModelLimits, read_model_file, too_big
+from networks.model_limits import ModelLimits, check_circuit, read_model_file, too_big
 from networks.exact_tensors import (
     BATCH, Unsupported, Vec, exact_array, input_names_for, objects, raise_unsupported, scalar,
 )
@@ -132,9 +132,11 @@ def load_onnx(
         count = sum(v.width if isinstance(v, Vec) else np.size(v) for v in outputs)
         out_names = [f"Y_{j}" for j in range(count)]
     try:
-        return tracer.finish(outputs, out_names)
+        circuit = tracer.finish(outputs, out_names)
     except ModelFormatError as exc:
         raise ModelFormatError(f"{where}: {exc}") from None
+    check_circuit(circuit, where, limits)
+    return circuit
 
 
 def _refuse_external_data(graph, where: str) -> None:

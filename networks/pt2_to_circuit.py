@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from networks.model_limits import ModelLimits, read_model_file, read_zip, too_big
+from networks.model_limits import ModelLimits, check_circuit, read_model_file, read_zip, too_big
 from networks.exact_tensors import Unsupported, exact_array, input_names_for, raise_unsupported
 from networks.tensors_to_circuit import Tracer
 from networks.torch_ops import ATEN, HANDLERS
@@ -226,9 +226,11 @@ class _Program:
         kept = [self.value(arg, env) for arg, spec in zip(outputs, specs_out)
                 if _one(spec)[0] == "user_output"]
         try:
-            return self.tracer.finish(_flat(kept))
+            circuit = self.tracer.finish(_flat(kept))
         except ModelFormatError as exc:
             raise ModelFormatError(f"{self.where}: {exc}") from None
+        check_circuit(circuit, self.where, self.limits)
+        return circuit
 
     def run(self, node: dict, env: dict, problems: list) -> None:
         try:
