@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: prove test bench reproduce venv clean
+.PHONY: prove test bench reproduce fuzz venv clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,9 @@ bench: $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/python -m proofs.reproduce
+
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz --claims 10000
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

@@ -1,0 +1,105 @@
+"""The fuzz campaign: run seeded claims (in worker processes), tabulate them by category, list problems."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import multiprocessing
+import sys
+
+from tests.fuzz import crosscheck, generate
+
+COLUMNS = ("claims", "proved", "refuted", "unknown", "error", "bug", "overrun", "wrong", "slow")
+
+
+def _work(job: tuple[int, int, float, float]) -> dict:
+    seed, index, timeout, hard = job
+    try:
+        case = generate.generate(seed, index)
+    except Exception as exc:  # noqa: BLE001 - a generator failure is the fuzzer's own bug
+        return dataclasses.asdict(crosscheck.Record(index, "generator", "-", "-", outcome="bug",
+                                                    oracle_problem=f"generator: {type(exc).__name__}: {exc}"))
+    return dataclasses.asdict(crosscheck.check_case(case, crosscheck.Options(timeout_s=timeout, hard_s=hard)))
+
+
+def run(seed: int, claims: int, workers: int = 1, timeout: float = 5.0, hard: float = 60.0, first: int = 0,
+        progress: bool = False) -> list[dict]:
+    """Check claims ``first .. first + claims - 1`` of campaign ``seed``; one record per claim."""
+    jobs = [(seed, i, timeout, hard) for i in range(first, first + claims)]
+    out: list[dict] = []
+    if workers <= 1:
+        iterator = map(_work, jobs)
+        pool = None
+    else:
+        pool = multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=500)
+        iterator = pool.imap_unordered(_work, jobs, chunksize=4)
+    try:
+        for k, rec in enumerate(iterator, 1):
+            out.append(rec)
+            if progress and (k % 250 == 0 or k == claims):
+                print(f"  {k}/{claims} claims", file=sys.stderr, flush=True)
+    finally:
+        if pool is not None:
+            pool.terminate()
+    return sorted(out, key=lambda r: r["index"])
+
+
+def problems(records: list[dict]) -> list[dict]:
+    """Records that fail the campaign: wrong verdicts, bugs, overruns and oracle problems."""
+    return [r for r in records if r["wrong"] or r["outcome"] in ("bug", "overrun") or r["oracle_problem"]]
+
+
+def summarise(records: list[dict]) -> dict:
+    """Per-category counts and seconds, error classes, and totals."""
+    table: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    seconds: dict[str, float] = collections.defaultdict(float)
+    cpu: dict[str, float] = collections.defaultdict(float)
+    for r in records:
+        for key in (r["category"], "TOTAL"):
+            row = table[key]
+            row["claims"] += 1
+            row[r["outcome"]] += 1
+            row["wrong"] += bool(r["wrong"])
+            row["slow"] += r["slow"]
+            seconds[key] += r["total_s"]
+            cpu[key] += r.get("cpu_s", 0.0)
+    errors = collections.Counter(f"{r['error_class']}" for r in records if r["outcome"] == "error")
+    valid = collections.Counter(f"{r['error_class']}: {r['message'][:70]}" for r in records
+                                if r["outcome"] == "error" and r["oracle"] in ("holds", "fails"))
+    causes = collections.Counter(r["cause"].split(" (")[0] for r in records if r["wrong"])
+    by = {}
+    for field in ("route", "names"):
+        counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        for r in records:
+            counts[r[field]]["claims"] += 1
+            counts[r[field]][r["outcome"]] += 1
+            counts[r[field]]["wrong"] += bool(r["wrong"])
+        by[field] = {k: dict(v) for k, v in sorted(counts.items())}
+    oracle = collections.Counter(r["oracle_method"] or "-" for r in records)
+    return {"categories": {k: {**{c: table[k][c] for c in COLUMNS}, "seconds": round(seconds[k], 1),
+                               "cpu_seconds": round(cpu[k], 1)}
+                           for k in sorted(table, key=lambda k: (k == "TOTAL", k))},
+            "errors": dict(errors.most_common()), "errors_on_defined_claims": dict(valid.most_common()),
+            "wrong_by_cause": dict(causes.most_common()), "by": by, "oracle_methods": dict(oracle.most_common())}
+
+
+def print_report(summary: dict, records: list[dict], wall: float, seed: int) -> None:
+    head = f"{'category':18s}" + "".join(f"{c:>9s}" for c in COLUMNS) + f"{'seconds':>9s}{'cpu s':>9s}"
+    print(head)
+    for name, row in summary["categories"].items():
+        print(f"{name:18s}" + "".join(f"{row[c]:9d}" for c in COLUMNS) + f"{row['seconds']:9.1f}{row['cpu_seconds']:9.1f}")
+    print(f"wall time {wall:.1f} s")
+    if summary["errors"]:
+        print("user errors by class: " + ", ".join(f"{k} {v}" for k, v in summary["errors"].items()))
+    if summary["errors_on_defined_claims"]:
+        print("errors on claims whose target the oracle found defined (valid claims the tool rejects):")
+        for k, v in summary["errors_on_defined_claims"].items():
+            print(f"  {v:5d}  {k}")
+    print("oracle methods: " + ", ".join(f"{k} {v}" for k, v in summary["oracle_methods"].items()))
+    if summary["wrong_by_cause"]:
+        print("wrong verdicts by suspected cause: " + ", ".join(f"{k} {v}" for k, v in summary["wrong_by_cause"].items()))
+    for r in problems(records):
+        why = r["wrong"] or r["oracle_problem"] or f"{r['outcome']}: {r['error_class']} {r['message']}"
+        cause = f" [cause: {r['cause']}]" if r["cause"] else ""
+        print(f"\n[{r['category']} #{r['index']} {r['route']}] {why}{cause}\n  {r['claim'][:400]}\n"
+              f"  reproduce: python -m tests.fuzz --seed {seed} --only {r['index']} --show")
