@@ -10,7 +10,8 @@ from typing import TextIO
 class Progress:
     """``Progress(total, 'proving').step('identity')`` redraws ``[####....] 3/56 proving: identity``.
 
-    It draws only when ``stream`` is a terminal and ``enabled`` is true, at most 20 times a second.
+    It draws only when ``stream`` is a terminal and ``enabled`` is true, at most 20 times a second;
+    a terminal that can no longer be written (closed, hung up) silently ends the bar, not the work.
     """
 
     def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True):
@@ -27,8 +28,11 @@ class Progress:
             return
         self._last = now
         filled = int(30 * self.count / self.total)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total} {self.label}, "
-                          f"{now - self.start:.0f} s: {text[:40]:40s}")
-        if self.count >= self.total:
-            self.stream.write("\r" + " " * 110 + "\r")
-        self.stream.flush()
+        try:
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total} {self.label}, "
+                              f"{now - self.start:.0f} s: {text[:40]:40s}")
+            if self.count >= self.total:
+                self.stream.write("\r" + " " * 110 + "\r")
+            self.stream.flush()
+        except (OSError, ValueError):  # the terminal went away: the bar stops, the work goes on
+            self.enabled = False

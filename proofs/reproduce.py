@@ -43,4 +43,6 @@ def reproduce(stems=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(reproduce(sys.argv[1:] or None))
+    from proofs.cli_output import run_guarded  # `make reproduce | head` ends cleanly
+
+    sys.exit(run_guarded(lambda: reproduce(sys.argv[1:] or None)))

@@ -307,3 +307,19 @@ def test_cli_limits_match_the_library(tmp_path):
         recipes.train_to_file("identity", 0, tmp_path)  # refused before any training
     with pytest.raises(recipes.ClaimError, match="steps must be an integer in"):
         recipes.train("identity", 0, steps=recipes.MAX_STEPS + 1)
+
+
+def test_progress_bar_survives_a_terminal_that_went_away():
+    from proofs.progress import Progress
+
+    class GoneTerminal(io.StringIO):
+        def isatty(self):
+            return True
+
+        def write(self, text):
+            raise OSError(errno.EIO, "Input/output error")
+
+    bar = Progress(3, "seeds", stream=GoneTerminal())
+    for _ in range(3):
+        bar.step("seed")  # no exception: the bar turns itself off
+    assert not bar.enabled and bar.count == 3
