@@ -95,8 +95,7 @@ def read_results(path: Path, recipe_name: str, steps: int | None = None) -> dict
             if not line.endswith(b"\n"):
                 if len(line) > MAX_LINE_BYTES:
                     raise _bad_line(path, number, f"a line of more than {MAX_LINE_BYTES} bytes")
-                if not line.startswith(b"{"):
-                    raise _bad_line(path, number, "the last line is neither a record nor one torn by a kill")
+                _torn(line, recipe_name, steps, path, number)
                 break  # torn by a kill: cut below
             record = _record(line, recipe_name, steps, path, number)
             done.setdefault(record["seed"], record)
@@ -105,6 +104,18 @@ def read_results(path: Path, recipe_name: str, steps: int | None = None) -> dict
         with open(path, "r+b") as handle:
             handle.truncate(keep)
     return done
+
+
+def _torn(line: bytes, recipe_name: str, steps: int | None, path: Path, number: int) -> None:
+    """Accept a last line without a newline only if a kill could have left it: the start of a
+    record as :func:`append_result` writes it (ASCII JSON, keys sorted), or a whole record."""
+    if not (line.startswith(b'{"') and line.isascii()):
+        raise _bad_line(path, number, "the last line is neither a record nor one torn by a kill")
+    try:
+        json.loads(line)
+    except ValueError:
+        return  # cut short while being written
+    _record(line, recipe_name, steps, path, number)  # complete: it must be a valid record too
 
 
 def _record(line: bytes, recipe_name: str, steps: int | None, path: Path, number: int) -> dict:

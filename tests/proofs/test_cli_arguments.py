@@ -323,3 +323,20 @@ def test_progress_bar_survives_a_terminal_that_went_away():
     for _ in range(3):
         bar.step("seed")  # no exception: the bar turns itself off
     assert not bar.enabled and bar.count == 3
+
+
+@pytest.mark.parametrize("tail", [b'{"setting": 1}', b"plain text", "{\"caf\u00e9\": ".encode()])
+def test_a_file_that_is_not_a_census_is_never_cut(tmp_path, tail):
+    out = tmp_path / "config.json"
+    out.write_bytes(tail)  # one line, no newline: not something a killed census leaves
+    with pytest.raises(census.errors.ParseError, match=":1 is not a census record"):
+        census.read_results(out, "identity")
+    assert out.read_bytes() == tail
+
+
+def test_a_whole_record_without_its_newline_is_cut_and_rerun(tmp_path):
+    out = tmp_path / "r.jsonl"
+    write_lines(out, record(0))
+    out.write_bytes(out.read_bytes() + json.dumps(record(1), sort_keys=True).encode())
+    assert sorted(census.read_results(out, "identity")) == [0]
+    assert len(out.read_text().splitlines()) == 1
