@@ -19,6 +19,7 @@ import dataclasses
 import io
 import os
 import stat
+import struct
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,7 @@ MAX_WEIGHTS = 2_000_000  # weights: elements of all constant tensors, terms of a
 MAX_DEPTH = 1_000  # longest chain of assignments from an input to an output
 MAX_NODES = 100_000  # operations in an ONNX or torch.export graph
 MAX_MEMBERS = 10_000  # members of a zip archive (.pt, .pt2)
+MAX_CENTRAL = 4 * MiB  # bytes of a zip archive's central directory (parsed before any member)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,10 +147,17 @@ def read_zip(
     """
     limits = limits or ModelLimits()
     cap = limits.byte_cap(Path(where).suffix.lower())
+    count, size = _central_directory(data)
+    if count > MAX_MEMBERS:
+        raise too_big(f"{where}: declared archive members:", count, MAX_MEMBERS, "MAX_MEMBERS")
+    if size > MAX_CENTRAL:
+        raise too_big(f"{where}: central directory size (bytes) is", size, MAX_CENTRAL,
+                      "MAX_CENTRAL")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError,
+            struct.error) as exc:
         raise ModelFormatError(f"cannot read {where}: not a zip archive, truncated or corrupt "
                                f"({exc})") from None
     if len(infos) > MAX_MEMBERS:
@@ -169,7 +178,7 @@ def read_zip(
             with archive.open(info) as member:
                 content = member.read(info.file_size + 1)
         except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError, EOFError,
-                RuntimeError) as exc:
+                RuntimeError, struct.error) as exc:
             raise ModelFormatError(f"cannot read {where}: member {info.filename} is corrupt "
                                    f"({exc})") from None
         if len(content) != info.file_size:
@@ -177,6 +186,23 @@ def read_zip(
                                    f"{len(content):,} bytes but declares {info.file_size:,}")
         out[info.filename] = content
     return out
+
+
+def _central_directory(data: bytes) -> tuple[int, int]:
+    """The member count and central-directory size an archive declares (the larger of the
+    classic and the zip64 end records, read where Python's zipfile reads them)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - (1 << 16) - 22))
+    if end < 0 or end + 22 > len(data):
+        return 0, 0
+    count, size = struct.unpack_from("<HL", data, end + 10)
+    locator = end - 20
+    if locator >= 0 and data[locator : locator + 4] == b"PK\x06\x07":
+        (offset,) = struct.unpack_from("<Q", data, locator + 8)
+        for where in {locator - 56, offset}:
+            if 0 <= where <= len(data) - 56 and data[where : where + 4] == b"PK\x06\x06":
+                count64, size64 = struct.unpack_from("<QQ", data, where + 32)
+                count, size = max(count, count64), max(size, size64)
+    return count, size
 
 
 def chain_depth(circuit) -> int:

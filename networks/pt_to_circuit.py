@@ -69,6 +69,11 @@ def load_pt(
             )
         raise ModelFormatError(f"cannot read {path}: truncated or corrupt (not a zip archive)")
     members = read_zip(data, str(path), limits)
+    if any(name.endswith("/constants.pkl") or "/code/" in name for name in members):
+        raise ModelFormatError(
+            f"refusing to load {path}: a TorchScript archive (torch.jit.save), not a state dict; "
+            "save model.state_dict() with torch.save, or export the model to ONNX"
+        )
     clean = io.BytesIO()
     with zipfile.ZipFile(clean, "w", zipfile.ZIP_STORED) as archive:
         for name, content in members.items():

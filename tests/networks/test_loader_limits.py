@@ -169,6 +169,10 @@ def test_zip_members_are_checked_by_declared_and_real_size():
     lying = _declare_size(bomb, "m/data/0", 1000)  # the member inflates past what it declares
     with pytest.raises(ModelFormatError, match="member m/data/0"):
         read_zip(lying, "lying.pt", limits)
+    end = bomb.rindex(b"PK\x05\x06")  # a central directory declaring 60,000 members
+    many = bomb[: end + 8] + struct.pack("<HH", 60_000, 60_000) + bomb[end + 12 :]
+    with pytest.raises(ModelFormatError, match="declared archive members: 60,000, over the limit"):
+        read_zip(many, "many.pt", limits)
 
 
 def _declare_size(data: bytes, member: str, size: int) -> bytes:

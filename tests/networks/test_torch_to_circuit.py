@@ -337,6 +337,9 @@ def test_whole_pickled_module_is_refused(tmp_path):
     torch.save(nn.Linear(2, 1), tmp_path / "module.pt")
     with pytest.raises(ModelFormatError, match="refusing .*state_dict"):
         load_state_dict_file(tmp_path / "module.pt")
+    torch.jit.save(torch.jit.script(nn.Sequential(nn.Linear(2, 1))), tmp_path / "script.pt")
+    with pytest.raises(ModelFormatError, match="refusing .*TorchScript archive"):
+        load_state_dict_file(tmp_path / "script.pt")
 
 
 def test_corrupt_and_inconsistent_state_dicts(tmp_path):
