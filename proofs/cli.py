@@ -172,8 +172,7 @@ def _load_model(args: argparse.Namespace):
     from proofs.text_to_expr import parse_names
 
     names = list(parse_names(args.inputs)) if args.inputs else None
-    limit = {} if args.max_model_bytes is None else {"max_bytes": args.max_model_bytes}
-    return load_model(args.model, input_names=names, **limit)
+    return load_model(args.model, input_names=names, max_bytes=args.max_model_bytes)
 
 
 def _kind(args: argparse.Namespace, target):
