@@ -10,6 +10,7 @@ that does not replay (exit 1), or the input is bad (exit 2). Missed targets are 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench import acasxu, acasxu_report, report
-from bench.cases import DEFAULT_MODELS, build_cases, select
+from bench.cases import DEFAULT_MODELS, SOLVERS, build_cases, select
 from bench.marabou_peer import available as marabou_available
 from bench.runner import run_case
 
@@ -36,8 +37,8 @@ def _parser() -> argparse.ArgumentParser:
                         f"default {acasxu.DEFAULT_RESULTS.relative_to(acasxu.REPO)})")
     p.add_argument("--instances", metavar="PATTERN", help="acasxu: comma-separated globs or substrings of "
                    "instance keys such as prop_2/1_7 (default: all 180)")
-    p.add_argument("--solvers", default=",".join(acasxu.TOOLS), metavar="LIST",
-                   help="acasxu: comma-separated tools (default mathcircuits,marabou)")
+    p.add_argument("--solvers", metavar="LIST", help="comma-separated solvers (default: cases "
+                   "mathcircuits,z3,marabou; acasxu mathcircuits,marabou); the others show n/a")
     p.add_argument("--csv", default=str(acasxu.DEFAULT_CSV), metavar="FILE", help="acasxu: the instances.csv")
     p.add_argument("--order", choices=("csv", "round-robin"), default="csv",
                    help="acasxu: csv order, or round-robin over the properties (a partial run covers all)")
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _acasxu(args) -> int:
     """The ACAS Xu group: run what is missing from the results file, then print the table."""
-    solvers = tuple(s.strip() for s in args.solvers.split(",") if s.strip())
+    solvers = tuple(s.strip() for s in (args.solvers or ",".join(acasxu.TOOLS)).split(",") if s.strip())
     unknown = sorted(set(solvers) - set(acasxu.TOOLS))
     if unknown or not solvers:
         print(f"bench: unknown solver(s) {unknown or solvers}; choose from {', '.join(acasxu.TOOLS)}", file=sys.stderr)
@@ -132,6 +133,14 @@ def _cases(args) -> int:
     if not cases:
         print(f"bench: no case matches {args.cases!r}", file=sys.stderr)
         return 2
+    if args.solvers:
+        chosen = {s.strip() for s in args.solvers.split(",") if s.strip()}
+        if not chosen or chosen - set(SOLVERS):
+            print(f"bench: unknown solver(s) {sorted(chosen - set(SOLVERS))}; choose from {', '.join(SOLVERS)}",
+                  file=sys.stderr)
+            return 2
+        cases = [dataclasses.replace(c, solvers=tuple(s for s in c.solvers if s in chosen)) for c in cases]
+        cases = [c for c in cases if c.solvers]
     if args.list:
         for case in cases:
             print(f"{case.name:22} {case.describe()}")

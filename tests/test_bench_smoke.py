@@ -146,17 +146,17 @@ def test_bench_model_cases_and_files():
 
 
 @needs_bench_models
-def test_z3_baseline_and_marabou_on_a_false_four_input_case():
-    case = bench_cases.find("min4_32/tol-false", MODELS)
+def test_z3_baseline_and_marabou_on_false_three_and_four_input_cases():
+    case = bench_cases.find("min3_16/tol-false", MODELS)
     claim = bench_cases.claim_for(case, MODELS)
-    out = z3_baseline.solve_target(z3_baseline.load_layers(case.json_path(MODELS)), "min4", case.eps, True, 30)
-    assert out["verdict"] in ("refuted", "unknown")
-    if out["verdict"] == "refuted":
-        assert replay(claim, out["point"]) is not None
+    out = z3_baseline.solve_target(z3_baseline.load_layers(case.json_path(MODELS)), "min3", case.eps, True, 20)
+    assert out["verdict"] == "refuted" and set(out["point"]) == {"x1", "x2", "x3"}
+    assert replay(claim, out["point"]) is not None
     from bench import marabou_peer
 
     if marabou_peer.available():
-        run = runner.run_worker(case, "marabou", MODELS, 30)
+        four = bench_cases.find("min4_32/tol-false", MODELS)
+        run = runner.run_worker(four, "marabou", MODELS, 10)
         assert run.verdict in ("refuted", "unknown", "timeout")
         if run.verdict == "refuted":
             assert set(run.point) == {"x1", "x2", "x3", "x4"}
