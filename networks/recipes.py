@@ -406,7 +406,10 @@ def train_to_file(name: str, seed: int, out, steps: int | None = None,
     if target.is_dir():
         raise ClaimError(f"cannot write {out}: it is a folder")
     trained = train_recipe(rec, seed, steps, progress)
-    save(trained, target)
+    try:
+        save(trained, target)
+    except OSError as exc:  # a full disk, a folder that went read-only meanwhile
+        raise ClaimError(f"cannot write {out}: {exc.strerror or exc}") from None
     return trained.metadata
 
 

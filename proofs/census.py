@@ -165,11 +165,16 @@ def _show(value) -> str:
 
 
 def append_result(path: Path, record: dict) -> None:
-    """Append one record as one line and force it to disk before the next seed is counted."""
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, sort_keys=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append one record as one line and force it to disk before the next seed is counted (a full
+    disk is one clear error; what was appended before stays valid, a torn tail is cut on resume)."""
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise errors.MathCircuitsError(f"cannot append the record of seed {record.get('seed')} to {path}: "
+                                       f"{exc.strerror or exc}") from None
 
 
 # -- running --------------------------------------------------------------------------------------

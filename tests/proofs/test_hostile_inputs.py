@@ -58,6 +58,7 @@ class Case:
     writes: tuple[str, ...] = ()
     stdout: str = "file"  # "file", "full" (/dev/full) or "closed" (a pipe whose reader is gone)
     wall_s: float = WALL_S
+    file_bytes: int = 2**30  # RLIMIT_FSIZE: a small one makes writing a file fail as on a full disk
     needs: str | None = None  # an optional package the payload generator needs
     waiting: str | None = None  # xfail(strict=True) reason: the fix belongs to another change
 
@@ -578,6 +579,9 @@ def census_cases() -> list[Case]:
         with_file("records-no-verdict", [good.replace(b'"verdict": "proved", ', b"")]),
         with_file("records-other-recipe", [good.replace(b'"identity"', b'"minimum"')]),
         with_file("records-not-json", [b"hello world\n"]),
+        Case("census", "out-file-too-large", fixed("census", "identity", "--seeds", "1", "--steps", "5", "--workers",
+                                                   "1", "--out", "r.jsonl"), writes=("r.jsonl",), file_bytes=300,
+             needs="torch"),
         Case("census", "valid-one-seed", fixed("census", "identity", "--seeds", "1", "--steps", "20", "--workers",
                                                "1", "--out", "r.jsonl", "--json"), codes=(0,), writes=("r.jsonl",),
              needs="torch"),
@@ -594,6 +598,8 @@ def train_cases() -> list[Case]:
         Case("train", "seed-2-63", fixed("train", "identity", "--seed", str(2**63), "--out", "m.json")),
         Case("train", "steps-negative", fixed("train", "identity", "--seed", "0", "--steps=-1", "--out", "m.json")),
         Case("train", "unknown-recipe", fixed("train", "no_such_recipe", "--seed", "0", "--out", "m.json")),
+        Case("train", "out-file-too-large", fixed("train", "identity", "--seed", "0", "--steps", "5", "--out",
+                                                  "m.json", "--quiet"), file_bytes=300, needs="torch"),
         Case("train", "valid", fixed("train", "identity", "--seed", "0", "--steps", "5", "--out", "m.json",
                                      "--quiet"), codes=(0,), writes=("m.json",), needs="torch"),
     ]
@@ -657,10 +663,10 @@ def snapshot(folder: Path) -> dict:
     return found
 
 
-def _limits(memory: int) -> Callable[[], None]:
+def _limits(memory: int, file_bytes: int) -> Callable[[], None]:
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (2**30, 2**30))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return apply
 
@@ -693,7 +699,7 @@ class Run:
         self.start = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "proofs.cli", *argv], cwd=self.cwd, env=env,
                                      stdin=subprocess.DEVNULL, stdout=self.stdout, stderr=self.stderr,
-                                     start_new_session=True, preexec_fn=_limits(MEMORY_BYTES))
+                                     start_new_session=True, preexec_fn=_limits(MEMORY_BYTES, case.file_bytes))
         self.stdout.close()
         self.stderr.close()
         self.timed_out = False
