@@ -55,6 +55,8 @@ class Limits:
     max_assignments: int = 1_000_000
     max_terms: int = 20_000_000     # weights of the network, summed over assignments
     max_name: int = 200             # characters of a name
+    max_problems: int = 100         # stop checking leaves once this many problems are found
+    exact_relus: int = 128          # above this many ReLUs a leaf is not re-checked unrounded
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,9 +4,11 @@ The tree is walked iteratively (no recursion) with each node's box and ReLU phas
 checked to cover their parent (an input split point strictly inside the current box; a ReLU split
 once per path), proofs are read strictly, and each leaf is then checked by
 :mod:`verify.certificate_exact`: first with numbers rounded outward to ``PREC`` bits and
-back-substitution only for the ReLUs their interval bounds leave open (sound and fast), and only
-when that fails, again with the format's exact rule (every ReLU, no rounding), so a shortcut can
-never reject a certificate the format accepts.
+back-substitution only for the ReLUs their interval bounds leave open (sound and fast); when that
+fails, for every ReLU, then with 256 bits, and last with the format's exact rule (no rounding), so
+a shortcut never rejects a certificate the format accepts. The unrounded attempt is skipped for
+networks with more than ``Limits.exact_relus`` ReLUs (its numbers grow with depth: minutes per
+ACAS Xu leaf); a rejection then says so.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from verify.certificate import (CheckReport, Limits, array, fields, name, parse_
 
 PREC = 62
 # (rounding bits, back-substitution for every ReLU): quick and sound first, then the format's exact rule
-ATTEMPTS = ((PREC, False), (PREC, True), (None, True))
+ATTEMPTS = ((PREC, False), (PREC, True), (256, True), (None, True))
 _INDEX = re.compile(r"0|[1-9][0-9]{0,8}", re.ASCII)
 
 
@@ -60,18 +62,25 @@ def check_bab(cert: Mapping, limits: Limits, workers: int, deadline: float | Non
     unsafe = parse_unsafe(cert["unsafe"], network, limits)
     leaves, splits, problems = walk(cert["tree"], network, box, unsafe, limits)
     program = exact.Program(network)
-    checked, timed_out = 0, False
+    unrounded = sum(a.relu for a in network.assignments) <= limits.exact_relus
+    checked, late = 0, False
     if workers == 1 or len(leaves) < 2 * workers or "fork" not in multiprocessing.get_all_start_methods():
         for leaf in leaves:
-            if deadline is not None and time.monotonic() > deadline:
-                timed_out = True
+            if len(problems) >= limits.max_problems:
                 break
-            problems.extend(check_leaf(program, unsafe, leaf))
+            if deadline is not None and time.monotonic() > deadline:
+                late = True
+                break
+            problems.extend(check_leaf(program, unsafe, leaf, unrounded))
             checked += 1
     else:
-        checked, timed_out = _parallel(program, unsafe, leaves, workers, deadline, problems)
-    if timed_out:
+        checked, late = _parallel(program, unsafe, leaves, workers, deadline, problems, unrounded,
+                                  limits.max_problems)
+    timed_out = late and not problems  # a problem already found rejects the certificate
+    if late:
         problems.append(f"timed out after checking {checked} of {len(leaves)} leaves")
+    elif checked < len(leaves):
+        problems.append(f"stopped after {len(problems)} problems; {len(leaves) - checked} leaves not checked")
     return CheckReport(not problems, tuple(problems), len(leaves), splits, time.perf_counter() - start,
                        "bab", timed_out)
 
@@ -183,15 +192,16 @@ def _table(value, where: str, limits: Limits, index: bool = False) -> tuple:
 
 
 # -- the leaves ---------------------------------------------------------------------------------
-def check_leaf(program: exact.Program, unsafe: tuple, leaf: Leaf) -> list[str]:
-    """Problems of one leaf (empty when it checks), from the exact attempt when no attempt succeeds.
+def check_leaf(program: exact.Program, unsafe: tuple, leaf: Leaf, unrounded: bool = True) -> list[str]:
+    """Problems of one leaf (empty when it checks), from the last attempt when no attempt succeeds.
 
-    Every attempt is a sound bound, so any success proves the leaf; the last one computes exactly
-    what the format specifies, so a leaf the format accepts is never rejected.
+    Every attempt is a sound bound, so any success proves the leaf; the last one (unless
+    ``unrounded`` is False) computes exactly what the format specifies, so a leaf the format
+    accepts is never rejected.
     """
     phases = dict(leaf.phases)
     failures: list[str] = []
-    for prec, all_rows in ATTEMPTS:
+    for prec, all_rows in ATTEMPTS if unrounded else ATTEMPTS[:-1]:
         bounds = exact.node_bounds(program, leaf.box, phases, prec, all_rows)
         if leaf.proofs is None:
             failures = [] if bounds.contradiction else ["marked empty, but no phase-split neuron's bounds "
@@ -201,7 +211,9 @@ def check_leaf(program: exact.Program, unsafe: tuple, leaf: Leaf) -> list[str]:
                         if (f := _refutes(program, bounds, unsafe[d], proof, phases, prec, d))]
         if not failures:
             return []
-    return [f"{leaf.where}: {f}" for f in failures]
+    note = "" if unrounded else f" (numbers rounded outward to {prec} bits; the unrounded check is skipped above " \
+                                "Limits.exact_relus ReLUs)"
+    return [f"{leaf.where}: {f}{note}" for f in failures]
 
 
 def _refutes(program, bounds, atoms, proof: Proof, phases: Mapping, prec, d: int) -> str | None:
@@ -220,26 +232,44 @@ def _refutes(program, bounds, atoms, proof: Proof, phases: Mapping, prec, d: int
     if value > 0 or (value == 0 and strict):
         return None
     need = "> 0" if not strict else ">= 0"
-    return f"disjunct {d}: the lower bound {value} of phi is not {need}"
+    return f"disjunct {d}: the lower bound {_show(value)} of phi is not {need}"
 
 
-def _parallel(program, unsafe, leaves, workers, deadline, problems) -> tuple[int, bool]:
-    """Check the leaves in ``workers`` processes, in chunks; results in leaf order."""
+def _show(value: flint.fmpq) -> str:
+    """The exact value when short, else about six decimals (computed exactly).
+
+    >>> _show(flint.fmpq(-1, 3)), _show(flint.fmpq(-10**50 - 1, 3 * 10**49))
+    ('-1/3', 'about -3.333333')
+    """
+    text = str(value)
+    if len(text) <= 40:
+        return text
+    n = int((abs(value) * 10**6 + flint.fmpq(1, 2)).floor())
+    return f"about {'-' if value < 0 else ''}{n // 10**6}.{n % 10**6:06d}"
+
+
+def _parallel(program, unsafe, leaves, workers, deadline, problems, unrounded, max_problems) -> tuple[int, bool]:
+    """Check the leaves in ``workers`` processes, in chunks; results in leaf order (the same as one
+    process gives, also when stopping after ``max_problems``)."""
     chunk = max(1, min(16, len(leaves) // (4 * workers)))
     parts = [leaves[i:i + chunk] for i in range(0, len(leaves), chunk)]
     # fork: the workers inherit the compiled program (flint matrices do not pickle); leaves pickle
     pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                                  initializer=_init, initargs=(program, unsafe))
+                                                  initializer=_init, initargs=(program, unsafe, unrounded))
     checked = 0
     try:
         futures = [pool.submit(_check_part, part) for part in parts]
         for part, future in zip(parts, futures):
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                problems.extend(future.result(timeout=remaining))
+                results = future.result(timeout=remaining)
             except concurrent.futures.TimeoutError:
                 return checked, True
-            checked += len(part)
+            for found in results:
+                if len(problems) >= max_problems:
+                    return checked, False
+                problems.extend(found)
+                checked += 1
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # at most one chunk per worker still runs
     return checked, False
@@ -248,9 +278,9 @@ def _parallel(program, unsafe, leaves, workers, deadline, problems) -> tuple[int
 _STATE: dict = {}
 
 
-def _init(program, unsafe) -> None:
-    _STATE["program"], _STATE["unsafe"] = program, unsafe
+def _init(program, unsafe, unrounded) -> None:
+    _STATE.update(program=program, unsafe=unsafe, unrounded=unrounded)
 
 
-def _check_part(part: list[Leaf]) -> list[str]:
-    return [p for leaf in part for p in check_leaf(_STATE["program"], _STATE["unsafe"], leaf)]
+def _check_part(part: list[Leaf]) -> list[list[str]]:
+    return [check_leaf(_STATE["program"], _STATE["unsafe"], leaf, _STATE["unrounded"]) for leaf in part]

@@ -744,3 +744,29 @@ def test_tampered_engine_certificates_fail(engine_certificates):
                 x = node["split"]["input"]
                 assert not _accepts(_set(c, path + ("split", "at"), str(F(c["box"][x][1]) + 1)))
         assert rejected > 0
+
+
+def test_a_rejection_stops_after_max_problems_and_workers_agree():
+    c = generate(*random_claim(1))
+    c["unsafe"][0][0]["rhs"] = "-10"
+    limits = certificate.Limits(max_problems=3)
+    one = certificate.check(c, limits=limits)
+    two = certificate.check(c, workers=2, limits=limits)
+    assert not one.ok and not one.timed_out and "stopped after 3 problems" in one.problems[-1]
+    assert one.problems == two.problems
+
+
+def test_the_unrounded_attempt_decides_what_rounding_cannot(monkeypatch):
+    """A margin below the rounding's resolution: rounded attempts fail, the exact one accepts; with
+    the exact attempt skipped (a big network) the rejection says it was rounded."""
+    from verify import certificate_bab
+
+    network = net(["x"], [("h", {"x": 1}, F(1, 3), "relu"), ("y", {"h": 1, "x": -1}, 0, "linear")], ["y"])
+    # y = relu(x + 1/3) - x on [-1, 1]: h >= x + 1/3 (alpha = 1) gives y >= 1/3 > 1/3 - 2**-70
+    c = cert(network, {"x": (-1, 1)}, [[atom({"y": 1}, "<=", F(1, 3) - F(1, 2 ** 70))]],
+             leaf(proof({0: 1}, alpha={"h": 1})))
+    assert check(c).ok
+    monkeypatch.setattr(certificate_bab, "ATTEMPTS", ((3, True), (None, True)))
+    assert check(c).ok
+    report = certificate.check(json.loads(json.dumps(c)), limits=certificate.Limits(exact_relus=0))
+    assert not report.ok and "rounded outward to 3 bits" in report.problems[0]
