@@ -115,7 +115,7 @@ def load_with_metadata(
     try:
         return loads_with_metadata(raw, input_names, limits=limits)
     except ModelFormatError as exc:
-        raise ModelFormatError(f"{path}: {exc}") from None
+        raise type(exc)(f"{path}: {exc}") from None
 
 
 def dumps(circuit: Circuit, metadata: Mapping | None = None) -> str:

@@ -65,7 +65,8 @@ class ModelLimits:
             if value is None and field.name == "max_bytes":
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{field.name} must be a positive integer, got {value!r}")
+                raise ModelFormatError(f"model limit {field.name} must be a positive integer, "
+                                       f"got {value!r}")
 
     def byte_cap(self, suffix: str) -> int:
         """The size cap for a file with this suffix."""

@@ -116,7 +116,7 @@ def load_onnx(
             poisoned.update(node.output)
             continue
         except ModelFormatError as exc:
-            raise ModelFormatError(f"{where}: {label}: {exc}") from None
+            raise type(exc)(f"{where}: {label}: {exc}") from None
         except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
             problems.append(f"{label}: unexpected inputs or attributes ({exc})")
             poisoned.update(node.output)
@@ -134,7 +134,7 @@ def load_onnx(
     try:
         circuit = tracer.finish(outputs, out_names)
     except ModelFormatError as exc:
-        raise ModelFormatError(f"{where}: {exc}") from None
+        raise type(exc)(f"{where}: {exc}") from None
     check_circuit(circuit, where, limits)
     return circuit
 

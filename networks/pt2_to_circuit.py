@@ -118,6 +118,8 @@ class _Program:
     def json(self, member: str):
         if member not in self.members:
             raise _Malformed(f"no member {member}")
+        if self.members[member][:1] == b"\x80":  # a pickle's protocol opcode
+            self.refuse(f"{member} is a pickle, not JSON")
         try:
             return json.loads(self.members[member])
         except (ValueError, UnicodeDecodeError) as exc:
@@ -228,7 +230,7 @@ class _Program:
         try:
             circuit = self.tracer.finish(_flat(kept))
         except ModelFormatError as exc:
-            raise ModelFormatError(f"{self.where}: {exc}") from None
+            raise type(exc)(f"{self.where}: {exc}") from None
         check_circuit(circuit, self.where, self.limits)
         return circuit
 
@@ -261,7 +263,7 @@ class _Program:
                 except Unsupported as exc:
                     problems.append(f"{label}: {exc}")
                 except ModelFormatError as exc:
-                    raise ModelFormatError(f"{self.where}: {label}: {exc}") from None
+                    raise type(exc)(f"{self.where}: {label}: {exc}") from None
                 except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
                     problems.append(f"{label}: unexpected arguments ({exc})")
         for k, out in enumerate(outs):

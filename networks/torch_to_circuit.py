@@ -330,7 +330,7 @@ class _GraphImporter:
             except Unsupported as exc:
                 self.problems.append(f"{self._describe(node, mod)}: {exc}")
             except ModelFormatError as exc:
-                raise ModelFormatError(f"{self.what}: {self._describe(node, mod)}: {exc}") from None
+                raise type(exc)(f"{self.what}: {self._describe(node, mod)}: {exc}") from None
             except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
                 self.problems.append(f"{self._describe(node, mod)}: unexpected arguments ({exc})")
         raise_unsupported(self.problems, self.what)

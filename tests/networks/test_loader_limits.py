@@ -70,7 +70,7 @@ def test_size_cap_is_clear_and_can_be_raised(tmp_path):
     assert load_model(path).inputs == ("x1", "x2")  # the default cap is MAX_BYTES['.json']
     assert load_model(path, limits=ModelLimits(max_bytes=10_000)).inputs == ("x1", "x2")
     assert MAX_BYTES[".onnx"] >= 1 << 20
-    with pytest.raises(ValueError, match="max_neurons must be a positive integer"):
+    with pytest.raises(ModelFormatError, match="max_neurons must be a positive integer"):
         ModelLimits(max_neurons=0)
 
 

@@ -141,7 +141,13 @@ def _legacy_layout(tmp_path, marker) -> Path:
     return path
 
 
-@pytest.mark.parametrize("craft", [_pickled_weight, _custom_object, _legacy_layout])
+def _pickled_config(tmp_path, marker) -> Path:
+    src = exported(tmp_path, name="good3.pt2")
+    return rewrite(src, tmp_path / "evil_config.pt2", lambda name, content: pickle.dumps(
+        Payload(marker)) if name.endswith("_constants_config.json") else content)
+
+
+@pytest.mark.parametrize("craft", [_pickled_weight, _custom_object, _legacy_layout, _pickled_config])
 def test_archives_with_pickled_members_are_refused_unread(tmp_path, craft):
     marker = tmp_path / "pwned"
     path = craft(tmp_path, marker)
