@@ -17,9 +17,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from verify import linear_bounds as lb, multipliers
+from verify import confirm_leaves, linear_bounds as lb, multipliers
 from verify.claim_to_problem import Problem
-from verify.confirm_leaves import LeafProofs, RootBox, confirm, confirm_exact
+from verify.confirm_leaves import RootBox, confirm_exact
 from verify.falsify import project
 from verify.tree_to_certificate import Proof, Tree, certificate
 
@@ -107,7 +107,7 @@ class _Search:
         stack = [(0, self.root.lo.copy(), self.root.hi.copy(), np.zeros(n_flat, dtype=np.int8))]
         reason = ""
         while stack:
-            if time.perf_counter() > self.deadline:
+            if time.monotonic() > self.deadline:
                 reason = "the time budget ran out"
                 break
             if self.tree.size > self.s.max_nodes:
@@ -150,63 +150,91 @@ class _Search:
         flat = np.stack([b[3] for b in batch])
         phases = self._phases(flat)
         self.counts["nodes"] += len(batch)
+        if self.layers.exact_floats:
+            closed, mus, Ls, As, fb = self._bound_sound(lo, hi, phases)
+        else:
+            closed, mus, Ls, As, fb = self._bound_float(lo, hi, phases)
+        self._counterexamples(lo, hi, ~closed, As, Ls)
+        if self.found is not None:
+            return []
+        children = []
+        for b in range(len(batch)):
+            if closed[b] == 1:
+                self._close(ids[b], "empty", lo[b], hi[b])
+            elif closed[b] == 2:
+                self._close(ids[b], [self._proof(mus[d][b]) for d in range(len(mus))], lo[b], hi[b])
+            elif closed[b] == 3 and self._exact(ids[b], lo[b], hi[b], flat[b], [m[b] for m in mus]):
+                pass
+            else:
+                children.extend(self._split(ids[b], lo[b], hi[b], flat[b], fb, b, As, Ls))
+        return children
+
+    def _bound_sound(self, lo, hi, phases):
+        """Sound bounds, single-atom proofs, then optimised multipliers where those fail.
+        Returns per node 0 (open), 1 (empty), 2 (proved), 3 (try exact), and the proof data."""
         t0 = time.perf_counter()
-        bounds = lb.node_bounds(self.layers, lo, hi, phases)
-        pre = None
-        values, As = multipliers.atom_bounds(self.layers, bounds, self.p.specs, pre)
+        B = lo.shape[0]
+        sb = confirm_leaves.node_bounds(self.p, self.root, lo, hi, phases)
+        empty = confirm_leaves.certainly_empty(sb, phases)
+        fb = confirm_leaves.as_float_bounds(sb, *self.root.outer(lo, hi), phases)
+        mus, Ls, As, oks, atoms = [], [], [], [], []
+        for d, spec in enumerate(self.p.specs):
+            eye = np.broadcast_to(np.eye(spec.size)[:, None, :], (spec.size, B, spec.size))
+            values, A, safe = confirm_leaves.proof_values(self.p, sb, d, eye, want_a=True)
+            atoms.append(values)
+            best = np.argmax(np.where(safe, np.inf, values), axis=0)
+            cols = np.arange(B)
+            mu = np.zeros((B, spec.size))
+            mu[cols, best] = 1.0
+            mus.append(mu)
+            Ls.append(values[best, cols])
+            As.append(A[best, cols])
+            oks.append(safe[best, cols])
         self.t["bounds"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        B = len(batch)
-        empty = bounds.empty
-        mus, Ls, Afin = [], [], []
+        for d, spec in enumerate(self.p.specs):
+            todo = np.nonzero(~oks[d] & ~empty)[0] if spec.size > 1 and self.s.mu_steps else []
+            if len(todo) == 0:
+                continue
+            sub = lb.take(fb, todo)
+            v = atoms[d][:, todo].T
+            top = v.max(axis=1, keepdims=True)
+            start = np.exp(np.clip((v - top) / (np.abs(top) + 1e-12), -30, 0))
+            m2, _, _ = multipliers.optimise_mu(self.layers, sub, spec, start, self.s.mu_steps)
+            q = np.round(m2 / self.s.quantum) * self.s.quantum
+            q = np.where(q.sum(axis=1, keepdims=True) > 0, q, m2)
+            trial = mus[d].copy()
+            trial[todo] = q
+            values, A, safe = confirm_leaves.proof_values(self.p, sb, d, trial[None], want_a=True)
+            better = np.zeros(B, dtype=bool)
+            better[todo] = (safe[0][todo] & ~oks[d][todo]) | (values[0][todo] > Ls[d][todo])
+            mus[d][better], Ls[d][better], As[d][better] = trial[better], values[0][better], A[0][better]
+            oks[d] = oks[d] | (better & safe[0])
+        self.t["mu"] += time.perf_counter() - t0
+        proved = np.all(oks, axis=0)
+        state = np.where(empty, 1, np.where(proved, 2, 0))
+        if self.exact_ok:
+            near = np.all([L > -1e-9 for L in Ls], axis=0)
+            state = np.where((state == 0) & near, 3, state)
+        return state, mus, Ls, As, fb
+
+    def _bound_float(self, lo, hi, phases):
+        """Networks whose weights are not floats: float bounds guide, exact rationals confirm."""
+        t0 = time.perf_counter()
+        B = lo.shape[0]
+        fb = lb.node_bounds(self.layers, lo, hi, phases, all_rows=True)
+        values, As_all = multipliers.atom_bounds(self.layers, fb, self.p.specs)
+        mus, Ls, As = [], [], []
         for d, spec in enumerate(self.p.specs):
             best = np.argmax(values[d], axis=0)
             mu = np.zeros((B, spec.size))
             mu[np.arange(B), best] = 1.0
-            L = values[d][best, np.arange(B)]
-            A = As[d][best, np.arange(B)]
-            todo = np.nonzero((L <= 0) & ~empty)[0] if spec.size > 1 else np.zeros(0, dtype=int)
-            if todo.size and self.s.mu_steps:
-                sub = lb.take(bounds, todo)
-                start = np.maximum(values[d][:, todo].T - L[todo, None], -1e300)
-                start = np.exp(np.clip(start / (np.abs(L[todo, None]) + 1e-12), -30, 0))
-                m2, v2, a2 = multipliers.optimise_mu(self.layers, sub, spec, start, self.s.mu_steps)
-                q = np.round(m2 / self.s.quantum) * self.s.quantum
-                better = v2 > L[todo]
-                mu[todo[better]] = np.where(q[better].sum(axis=1, keepdims=True) > 0, q[better], m2[better])
-                L[todo[better]] = v2[better]
-                A[todo[better]] = a2[better]
             mus.append(mu)
-            Ls.append(L)
-            Afin.append(A)
-        self.t["mu"] += time.perf_counter() - t0
-        safe = empty | np.all([L > 0 for L in Ls], axis=0)
-        self._counterexamples(lo, hi, ~safe, Afin, Ls)
-        if self.found is not None:
-            return []
-        closed = np.zeros(B, dtype=bool)
-        idx = np.nonzero(safe)[0]
-        if idx.size:
-            t0 = time.perf_counter()
-            proofs = LeafProofs(tuple(m[idx] for m in mus), (None,) * len(mus), (None,) * len(mus))
-            sub_phases = None if phases is None else tuple(p[idx] for p in phases)
-            ok, certain_empty, _ = confirm(self.p, self.root, lo[idx], hi[idx], sub_phases, proofs)
-            self.t["confirm"] += time.perf_counter() - t0
-            for j, b in enumerate(idx):
-                if certain_empty[j]:
-                    self._close(ids[b], "empty", lo[b], hi[b])
-                elif ok[j]:
-                    self._close(ids[b], [self._proof(mus[d][b]) for d in range(len(mus))], lo[b], hi[b])
-                elif self.exact_ok and self._exact(ids[b], lo[b], hi[b], flat[b], [m[b] for m in mus]):
-                    pass
-                else:
-                    self.counts["failures"] += 1
-                    continue
-                closed[b] = True
-        children = []
-        for b in np.nonzero(~closed)[0]:
-            children.extend(self._split(ids[b], lo[b], hi[b], flat[b], bounds, b, Afin, Ls))
-        return children
+            Ls.append(values[d][best, np.arange(B)])
+            As.append(As_all[d][best, np.arange(B)])
+        self.t["bounds"] += time.perf_counter() - t0
+        candidate = fb.empty | np.all([L > -1e-9 for L in Ls], axis=0)
+        return np.where(candidate & self.exact_ok, 3, 0), mus, Ls, As, fb
 
     def _proof(self, mu: np.ndarray) -> Proof:
         return Proof(tuple((i, float(v)) for i, v in enumerate(mu) if v > 0))
@@ -305,7 +333,7 @@ class _Search:
 
 def search(problem: Problem, deadline: float, settings: Settings = Settings()) -> Outcome:
     """Decide whether any point of the (bounded) box reaches the unsafe set, before ``deadline``
-    (a ``time.perf_counter()`` value).
+    (a ``time.monotonic()`` value).
 
     >>> import sympy as sp
     >>> from symbolic.circuit import from_layers
@@ -315,7 +343,7 @@ def search(problem: Problem, deadline: float, settings: Settings = Settings()) -
     >>> from verify.domain import Domain, RealInterval
     >>> net = from_layers([([[1], [-1]], None), ([[1, 1]], None)])
     >>> box = Domain({'x': RealInterval(-1, 1)})
-    >>> out = search(claim_to_problem(Claim(net, sp.Abs(sym('x')), box, Tolerance(Fraction(1, 8)))), time.perf_counter() + 10)
+    >>> out = search(claim_to_problem(Claim(net, sp.Abs(sym('x')), box, Tolerance(Fraction(1, 8)))), time.monotonic() + 10)
     >>> out.verdict, out.certificate['tree']['split'], out.stats.leaves
     ('proved', {'input': 'x', 'at': '0'}, 2)
     """

@@ -152,6 +152,8 @@ def claim_to_problem(claim: Claim) -> Problem | None:
     kind = claim.kind
     if isinstance(kind, Unreachable):
         unsafe = kind.unsafe.disjuncts
+        if not unsafe or not all(unsafe):  # empty set, or a disjunct without atoms (all of space)
+            return None
     elif isinstance(kind, (Equality, Tolerance)):
         try:
             circuit = difference_circuit(circuit, claim.target, claim.output)

@@ -20,15 +20,18 @@ from verify.claim_to_problem import Problem
 from verify.domain import FiniteSet, IntegerRange, RealInterval
 
 
+FLOAT_MARGIN = 1e-9
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """``restarts`` parallel descents of ``steps`` steps per box; ``scales`` for unbounded ends."""
 
     restarts: int = 128
-    steps: int = 40
+    steps: int = 32
     samples: int = 512
     seed: int = 0
-    scales: tuple[float, ...] = (1.0, 10.0, 1e2, 1e3, 1e4, 1e6)
+    scales: tuple[float, ...] = (1.0, 1e2, 1e4, 1e6)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,8 +122,9 @@ def _boxes(problem: Problem, scales) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def falsify(problem: Problem, deadline: float, settings: Settings = Settings()) -> Found | None:
-    """Search for an exact counterexample until ``deadline`` (``time.perf_counter()``) or the work
-    bound; None when none was found (which proves nothing).
+    """Search for an exact counterexample until ``deadline`` (``time.monotonic()``) or the work
+    bound; None when none was found (which proves nothing). All boxes (growing ones on unbounded
+    domains) and all disjuncts are searched in one batch, so the cost is a few dozen numpy passes.
 
     >>> import sympy as sp
     >>> from symbolic.circuit import from_layers
@@ -129,52 +133,73 @@ def falsify(problem: Problem, deadline: float, settings: Settings = Settings()) 
     >>> from verify.claim_to_problem import claim_to_problem
     >>> from verify.domain import Domain
     >>> net = from_layers([([[1], [-1]], None), ([[1, 1]], None)])       # |x| on all of R
-    >>> found = falsify(claim_to_problem(Claim(net, sym('x'), Domain(), Tolerance(1))), time.perf_counter() + 5)
+    >>> found = falsify(claim_to_problem(Claim(net, sym('x'), Domain(), Tolerance(1))), time.monotonic() + 5)
     >>> found.point['x'] < 0, found.reached
     (True, 0)
     """
     rng = np.random.default_rng(settings.seed)
     n = problem.layers.n_inputs
-    evaluations = 0
-    for lo, hi in _boxes(problem, settings.scales):
+    boxes = _boxes(problem, settings.scales)
+    specs = problem.specs
+    # one batch of samples per box: centre, corners, random points
+    xs, los, his = [], [], []
+    for lo, hi in boxes:
         width = hi - lo
-        corners = lo + width * rng.integers(0, 2, size=(min(settings.samples, 2 ** min(n, 20)), n))
-        samples = lo + width * rng.random((settings.samples, n))
-        x = np.concatenate([((lo + hi) / 2)[None], corners, samples])
-        evaluations += len(x)
-        found = _check(problem, x)
-        if found is not None:
-            return Found(*found, evaluations)
-        if time.perf_counter() > deadline:
-            return None
-        for d, spec in enumerate(problem.specs):
-            # start the descents from the best samples for this disjunct, plus random points
-            g = _atoms(problem, x, d)
-            order = np.argsort(g.max(axis=1))
-            k = settings.restarts // 2
-            starts = np.concatenate([x[order[:k]], lo + width * rng.random((settings.restarts - k, n))])
-            found, count = _descend(problem, d, starts, lo, hi, settings.steps, deadline)
-            evaluations += count
-            if found is not None:
-                return Found(*found, evaluations)
-            if time.perf_counter() > deadline:
-                return None
-    return None
+        count = settings.samples // len(boxes) + 1
+        corners = lo + width * rng.integers(0, 2, size=(min(count, 2 ** min(n, 20)), n))
+        x = np.concatenate([((lo + hi) / 2)[None], corners, lo + width * rng.random((count, n))])
+        xs.append(x)
+        los.append(np.broadcast_to(lo, x.shape))
+        his.append(np.broadcast_to(hi, x.shape))
+    x, lo, hi = np.concatenate(xs), np.concatenate(los), np.concatenate(his)
+    evaluations = len(x)
+    g_all = _all_atoms(problem, x)
+    found = _check(problem, x, g_all)
+    if found is not None or time.monotonic() > deadline:
+        return None if found is None else Found(*found, evaluations)
+    # descents: for each disjunct, start from the best samples of each box and from random points
+    starts, s_lo, s_hi, which = [], [], [], []
+    per = max(1, settings.restarts // max(1, len(boxes)))
+    cut = np.cumsum([0] + [s.size for s in specs])
+    box_of = np.repeat(np.arange(len(boxes)), [len(v) for v in xs])
+    for d in range(len(specs)):
+        worst = g_all[:, cut[d]:cut[d + 1]].max(axis=1)
+        for b in range(len(boxes)):
+            rows = np.nonzero(box_of == b)[0]
+            best = rows[np.argsort(worst[rows])[:per // 2]]
+            b_lo, b_hi = boxes[b]
+            fresh = b_lo + (b_hi - b_lo) * rng.random((per - len(best), n))
+            starts += [x[best], fresh]
+            s_lo.append(np.broadcast_to(b_lo, (per, n)))
+            s_hi.append(np.broadcast_to(b_hi, (per, n)))
+            which.append(np.full(per, d))
+    found, count = _descend(problem, np.concatenate(starts), np.concatenate(s_lo), np.concatenate(s_hi),
+                            np.concatenate(which), settings.steps, deadline)
+    evaluations += count
+    return None if found is None else Found(*found, evaluations)
 
 
-def _atoms(problem: Problem, x: np.ndarray, d: int) -> np.ndarray:
-    spec = problem.specs[d]
-    y = problem.layers.forward(x)
-    return y @ spec.out.T + x @ spec.inp.T - spec.rhs
+def _all_atoms(problem: Problem, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+    """Every atom of every disjunct at each point: (points, total atoms)."""
+    if y is None:
+        y = problem.layers.forward(x)
+    out = np.concatenate([s.out for s in problem.specs])
+    inp = np.concatenate([s.inp for s in problem.specs])
+    rhs = np.concatenate([s.rhs for s in problem.specs])
+    return y @ out.T + x @ inp.T - rhs
 
 
-def _check(problem: Problem, x: np.ndarray):
-    """Replay (exactly) the float points that reach some disjunct in floats, best first."""
-    for d, spec in enumerate(problem.specs):
-        g = _atoms(problem, x, d)
-        worst = g.max(axis=1)
-        for r in np.argsort(worst)[:8]:
-            if worst[r] > 1e-9 * (1 + np.abs(g[r]).max()):
+def _check(problem: Problem, x: np.ndarray, g_all: np.ndarray):
+    """Replay (exactly) the points that reach some disjunct in floats by a margin, best first."""
+    cut = np.cumsum([0] + [s.size for s in problem.specs])
+    for d in range(len(problem.specs)):
+        g = g_all[:, cut[d]:cut[d + 1]]
+        hit = np.all(g < -FLOAT_MARGIN * (1 + np.abs(g)), axis=1)  # rounding noise is no candidate
+        if not hit.any():
+            continue
+        worst = np.where(hit, g.max(axis=1), np.inf)
+        for r in np.argsort(worst)[:4]:
+            if not hit[r]:
                 break
             point = project(problem, x[r])
             if point is not None and problem.in_domain(point):
@@ -184,26 +209,34 @@ def _check(problem: Problem, x: np.ndarray):
     return None
 
 
-def _descend(problem: Problem, d: int, x: np.ndarray, lo, hi, steps: int, deadline: float):
-    """Signed-gradient descent on ``max_i g_i`` inside [lo, hi]; replays hits exactly."""
-    spec = problem.specs[d]
-    width = hi - lo
-    step = 0.25 * width
-    count = 0
+def _descend(problem: Problem, x: np.ndarray, lo, hi, which, steps: int, deadline: float):
+    """Signed-gradient descent, row r on ``max_i g_i`` of disjunct ``which[r]`` inside its box;
+    replays float hits exactly."""
+    specs = problem.specs
+    cut = np.cumsum([0] + [s.size for s in specs])
+    out = np.concatenate([s.out for s in specs])
+    inp = np.concatenate([s.inp for s in specs])
+    rhs = np.concatenate([s.rhs for s in specs])
+    own = np.zeros((len(x), out.shape[0]), dtype=bool)
+    for d in range(len(specs)):
+        own[which == d, cut[d]:cut[d + 1]] = True
     rows = np.arange(len(x))
+    step = 0.25 * (hi - lo)
+    count = 0
+    g = _all_atoms(problem, x)
     for t in range(steps):
-        g = _atoms(problem, x, d)
-        count += len(x)
-        if (g.max(axis=1) <= 0).any():
-            found = _check(problem, x)
+        worst = np.argmax(np.where(own, g, -np.inf), axis=1)
+        _, grad, _ = gradients(problem, x, out[worst], inp[worst])
+        x = np.clip(x - step * np.sign(grad), lo, hi)
+        y = problem.layers.forward(x)
+        g = y @ out.T + x @ inp.T - rhs
+        count += len(rows)
+        if (np.where(own, g, -np.inf).max(axis=1) < 0).any():
+            found = _check(problem, x, g)
             if found is not None:
                 return found, count
-        worst = np.argmax(g, axis=1)
-        _, grad, _ = gradients(problem, x, spec.out[worst], spec.inp[worst])
-        x = np.clip(x - step * np.sign(grad), lo, hi)
-        if t % 10 == 9:
+        if t % 8 == 7:
             step = step * 0.5
-            if time.perf_counter() > deadline:
+            if time.monotonic() > deadline:
                 break
-    found = _check(problem, x)
-    return found, count + len(rows)
+    return None, count

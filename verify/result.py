@@ -77,7 +77,12 @@ def confirmed(claim: Claim, point: Mapping[str, Fraction], source: str) -> Count
 
 @dataclasses.dataclass(frozen=True)
 class Result:
-    """What deciding a claim produced: verdict, method, time, and the evidence."""
+    """What deciding a claim produced: verdict, method, time, and the evidence.
+
+    ``certificate``: for a proved verdict of branch and bound, the certificate (a JSON-ready dict,
+    docs/certificates.md) that :func:`verify.certificate.check` re-checks; ``stats``: the method's
+    counts and timings (JSON-ready), or None.
+    """
 
     claim: Claim
     verdict: Verdict
@@ -86,12 +91,16 @@ class Result:
     counterexample: Counterexample | None = None
     reason: str = ""
     evidence: str = ""
+    certificate: Mapping | None = dataclasses.field(default=None, repr=False, compare=False)
+    stats: Mapping | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.verdict is Verdict.REFUTED and self.counterexample is None:
             raise ValueError("a refuted verdict needs a counterexample")
         if self.verdict is not Verdict.REFUTED and self.counterexample is not None:
             raise ValueError(f"a {self.verdict.value} verdict cannot carry a counterexample")
+        if self.certificate is not None and self.verdict is not Verdict.PROVED:
+            raise ValueError(f"a {self.verdict.value} verdict cannot carry a certificate")
 
     def _repr_html_(self) -> str:
         """Notebook display: verdict badge, statement, domain, method and evidence."""
@@ -128,4 +137,5 @@ class Result:
             "evidence": self.evidence,
             **({"outputs": cex.to_json()["outputs"], "reached_disjunct": cex.reached}
                if cex is not None and cex.reached is not None else {}),
+            **({"stats": dict(self.stats)} if self.stats is not None else {}),
         }

@@ -85,6 +85,18 @@ def bound(s, n: int):
     return up(s * _c(n)) + n * TINY
 
 
+@functools.lru_cache(maxsize=None)
+def _k(n: int) -> float:
+    """A float >= 1 + 2 gamma_n: scales ``fl(x.y)`` of nonnegative x, y above the exact value."""
+    g = n * U / (1 - n * U)
+    return _round_up((1 + 2 * g) * (1 + 4 * U))
+
+
+def inflate(s, n: int):
+    """An upper bound of the exact n-term dot product of nonnegative numbers that evaluates to ``s``."""
+    return up(s * _k(n)) + n * TINY
+
+
 def dot_lo(x, y):
     """A lower bound of the exact ``x @ y`` (float arrays)."""
     return dn(x @ y - bound(np.abs(x) @ np.abs(y), x.shape[-1]))
@@ -214,9 +226,9 @@ def sound_bounds(layers: Layers, lo: np.ndarray, hi: np.ndarray, phases: tuple |
 def _pre_err(lv, pre_mag, post_mag):
     """Per neuron of a level: what one unit of |coefficient| on its pre-activation costs the
     constant in rounding: 2u P (the relaxation product) + 2u P (a merge of coefficients) + the
-    error of the product with the weights, gamma_n (|W| H) + underflow slack."""
-    n = lv.size
-    out = up(pre_mag * (2 * TWO_U))
+    error of the product with the weights, gamma_n (|W| H), and of the product with the bias,
+    gamma_n |b|, + underflow slack."""
+    out = up(up(pre_mag * (2 * TWO_U)) + up(np.abs(lv.bias) * _c(lv.size)))
     for b in lv.blocks:
         H = post_mag[b.source]
         reach = dot_hi(H, np.abs(b.weights).T)
@@ -248,8 +260,9 @@ def _accumulate(lam: dict, level: int, add, c, mag):
 
 
 def backward(layers: Layers, sb: Sound, top: int, lam: dict, lam_pre: dict, const, lo, hi,
-             s_low_rows: dict | None = None) -> np.ndarray:
-    """Sound lower bounds (m, B) of m objective rows on each of the B leaves of ``sb``.
+             s_low_rows: dict | None = None, want_a: bool = False):
+    """Sound lower bounds (m, B) of m objective rows on each of the B leaves of ``sb`` (and the
+    final input coefficients (m, B, n) when ``want_a``).
 
     ``lam[k]`` / ``lam_pre[k]``: (m, B, n_k) float coefficients on level k's post- / pre-
     activations (``lam[0]``: inputs); ``const`` (m, B) a lower bound of the constant;
@@ -265,7 +278,8 @@ def backward(layers: Layers, sb: Sound, top: int, lam: dict, lam_pre: dict, cons
             if s_low_rows is not None and k in s_low_rows:
                 s_low = np.where(sb.unstable[k - 1], s_low_rows[k], s_low)
             neg = np.minimum(lh, 0.0)
-            c = dn(c + sum_lo(dn(neg * sb.t_up[k - 1])))
+            total = np.einsum("mbn,bn->mb", neg, sb.t_up[k - 1])      # every term <= 0
+            c = dn(c + dn(total - bound(-total, lh.shape[-1])))
             p = np.maximum(lh, 0.0) * s_low + neg * sb.s_up[k - 1]
             if lp is None:
                 lp = p
@@ -276,25 +290,26 @@ def backward(layers: Layers, sb: Sound, top: int, lam: dict, lam_pre: dict, cons
             continue
         lv = layers.level(k)
         m, B, n = lp.shape
-        c = dn(c + dot_lo(lp, lv.bias))
-        c = _absorb(c, up(np.abs(lp) * sb.pre_err[k - 1]))
+        c = dn(c + lp @ lv.bias)                                      # its error is in pre_err
+        c = dn(c - inflate(np.einsum("mbn,bn->mb", np.abs(lp), sb.pre_err[k - 1]), n))
         flat = lp.reshape(m * B, n)
         for b in lv.blocks:
             add = (flat @ b.weights).reshape(m, B, -1)
             c = _accumulate(lam, b.source, add, c, sb.post_mag[b.source])
     if 0 not in lam:
-        return c
+        return (c, np.zeros(c.shape + (lo.shape[-1],))) if want_a else c
     A = lam[0]
     terms = np.minimum(dn(A * lo), dn(A * hi))
-    return dn(c + sum_lo(terms))
+    value = dn(c + sum_lo(terms))
+    return (value, A) if want_a else value
 
 
 def objective_lower(layers: Layers, sb: Sound, rows: dict, const, alpha: dict | None = None,
-                    pre: dict | None = None) -> np.ndarray:
+                    pre: dict | None = None, want_a: bool = False):
     """Sound lower bounds (m, B) of m objectives on the B leaves of ``sb``.
 
     ``rows[k]`` (m, B, n_k): float coefficients on level k (0: inputs, else post-activations);
     ``const`` (m, B) a lower bound of the constant; ``pre[k]`` (m, B, n_k) coefficients on
     pre-activations (beta terms); ``alpha[k]`` (m, B, n_k) lower slopes for unstable neurons.
     """
-    return backward(layers, sb, len(layers.levels), rows, dict(pre or {}), const, sb.lo, sb.hi, alpha)
+    return backward(layers, sb, len(layers.levels), rows, dict(pre or {}), const, sb.lo, sb.hi, alpha, want_a)
