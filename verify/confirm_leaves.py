@@ -32,8 +32,9 @@ class RootBox:
     def of(box: Sequence[tuple[Fraction, Fraction]]) -> RootBox:
         """From the exact box.
 
-        >>> RootBox.of([(Fraction(0), Fraction(1, 10))]).hi_enc[1] > 0.1
-        array([ True])
+        >>> root = RootBox.of([(Fraction(0), Fraction(1, 10))])
+        >>> Fraction(root.hi_enc[0][0]) <= Fraction(1, 10) <= Fraction(root.hi_enc[1][0])
+        True
         """
         lo_enc = rb.float_enclosure([lo for lo, _ in box])
         hi_enc = rb.float_enclosure([hi for _, hi in box])
