@@ -52,13 +52,21 @@ def layers_net(rng: random.Random, inputs: tuple[str, ...], style: str, out_name
         biases = None if rng.random() < 0.35 else [weight(rng, style) if rng.random() < 0.8 else ZERO for _ in rows]
         last = k == len(sizes) - 1
         relu = last_relu if last else True
-        layer_names = list(outs) if last else [f"h{k}_{i}" for i in range(1, sizes[k] + 1)]
+        # from_layers calls its hidden neurons h<k>_<i>; the oracle's copy gets names of its own
+        # when an input already has that name (what the tool does with such a net is its business)
+        layer_names = list(outs) if last else [_own(f"h{k}_{i}", inputs) for i in range(1, sizes[k] + 1)]
         layers.append((tuple(tuple(r) for r in rows), None if biases is None else tuple(biases), relu))
         for name, row, b in zip(layer_names, rows, biases or [ZERO] * len(rows)):
             terms = tuple((s, w) for s, w in zip(current, row) if w != 0)
             neurons.append(spec.Neuron(name, terms, b, relu))
         current = layer_names
     return spec.Net(tuple(inputs), tuple(neurons), tuple(outs), rng.choice(outs), tuple(layers))
+
+
+def _own(name: str, taken) -> str:
+    while name in taken:
+        name += "_"
+    return name
 
 
 def builder_net(rng: random.Random, inputs: tuple[str, ...], style: str, name_style: str) -> spec.Net:

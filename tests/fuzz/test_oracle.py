@@ -170,6 +170,27 @@ def test_cli_text_means_what_the_oracle_means():
     assert checked > 20
 
 
+def test_nets_mean_what_the_oracle_means():
+    """Nets built by from_layers / Builder evaluate, in the tool, as the oracle evaluates them
+    (also when an input is named like a hidden neuron of from_layers)."""
+    from symbolic import errors
+
+    rng = random.Random(1)
+    checked = 0
+    for i in range(300):
+        c = generate.generate(4, i)
+        if not isinstance(c.network, spec.Net):
+            continue
+        try:
+            circuit = render.to_circuit(c.network)
+        except errors.InvalidCircuitError:
+            continue
+        point = oracle.random_point(c, rng)
+        assert circuit.evaluate_all(point)[c.network.output] == oracle.net_values(c.network, point)[0]
+        checked += 1
+    assert checked > 100
+
+
 def test_names_are_adversarial_but_valid():
     rng = random.Random(5)
     drawn = {n for _ in range(200) for n in names.draw(rng, 3, "api", "internal")}
