@@ -16,6 +16,8 @@ are re-checked by :mod:`verify.confirm_leaves`.
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 
 import highspy
 import numpy as np
@@ -24,6 +26,25 @@ from verify.circuit_to_layers import Layers
 from verify.claim_to_problem import Spec
 
 INF = highspy.kHighsInf
+_SOLVER: list = []
+
+
+def _solver() -> highspy.Highs:
+    """One HiGHS instance per process, made with standard output closed (HiGHS prints a banner
+    from C++ when its first instance is constructed)."""
+    if not _SOLVER:
+        sys.stdout.flush()
+        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        try:
+            h = highspy.Highs()
+            h.silent()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
+        _SOLVER.append(h)
+    return _SOLVER[0]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -101,8 +122,8 @@ def solve(layers: Layers, spec: Spec, lo: np.ndarray, hi: np.ndarray, lower, upp
                 coeffs[j] = coeffs.get(j, 0.0) + float(spec.inp[i, j])
         row(coeffs, -INF, float(spec.rhs[i]), ("atom", i))
 
-    h = highspy.Highs()
-    h.silent()
+    h = _solver()
+    h.clearModel()
     h.setOptionValue("time_limit", float(time_limit))
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n_cols, len(rows_lo)

@@ -275,8 +275,8 @@ def backward(layers: Layers, sb: Sound, top: int, lam: dict, lam_pre: dict, cons
         lh, lp = lam.pop(k, None), lam_pre.pop(k, None)
         if lh is not None:
             s_low = sb.s_low[k - 1]
-            if s_low_rows is not None and k in s_low_rows:
-                s_low = np.where(sb.unstable[k - 1], s_low_rows[k], s_low)
+            if s_low_rows is not None and k in s_low_rows:   # NaN entries keep the default slope
+                s_low = np.where(sb.unstable[k - 1] & ~np.isnan(s_low_rows[k]), s_low_rows[k], s_low)
             neg = np.minimum(lh, 0.0)
             total = np.einsum("mbn,bn->mb", neg, sb.t_up[k - 1])      # every term <= 0
             c = dn(c + dn(total - bound(-total, lh.shape[-1])))
