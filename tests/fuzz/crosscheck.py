@@ -36,6 +36,7 @@ class Record:
     category: str
     route: str
     names: str
+    config: str = "default"  # which of decide's methods the claim may use (see VARIANTS)
     outcome: str = ""  # proved | refuted | unknown | error | bug | overrun
     wrong: str = ""  # why the verdict is wrong (empty: not wrong)
     oracle_problem: str = ""  # the oracle contradicts the construction or itself
@@ -86,6 +87,25 @@ def truth(case: spec.Case, opts: Options) -> tuple[str, dict | None, str]:
     return answer.status, answer.point, "oracle z3"
 
 
+def definedness(case: spec.Case, opts: Options) -> tuple[str, dict | None]:
+    """``('holds', None)`` when the target is defined on the whole domain, ``('undefined', point)``
+    or ``('unknown', None)``."""
+    if not spec.has_cases(case.target):
+        return "holds", None
+    if oracle.size(case) <= oracle.ENUMERATE:
+        for point in oracle.all_points(case):
+            if oracle.check_point(case, point).status == "undefined":
+                return "undefined", point
+        return "holds", None
+    if len(case.inputs) == 1:
+        out = line.decide(case, line.line_of_one(case), definedness=True)
+        return out.status, out.point
+    answer = oracle_z3.decide(case, opts.timeout_s, definedness=True)
+    if answer.status == "inconsistent":
+        raise line.OracleError(answer.reason)
+    return answer.status, answer.point
+
+
 def _show(point: dict | None) -> str:
     return "" if point is None else "{" + ", ".join(f"{k}: {v}" for k, v in point.items()) + "}"
 
@@ -112,10 +132,36 @@ def run_tool(case: spec.Case, opts: Options):
         from verify.worst_case import max_error
 
         return "worst", max_error(claim.circuit, claim.target, claim.domain, timeout_s=opts.timeout_s, output=claim.output)
-    result = decide(claim, Config(timeout_s=opts.timeout_s))
+    result = decide(claim, config_for(case, opts, Config))
     cex = result.counterexample
     values = None if cex is None else (cex.network_value, cex.target_value)
-    return "result", (result.verdict.value, None if cex is None else dict(cex.point), values, result.method)
+    return "result", (result.verdict.value, None if cex is None else dict(cex.point), values, result.method,
+                      result.reason)
+
+
+# Each claim also picks which of decide's methods it may use, so that every method (exhaustive
+# evaluation, regions, the engine, z3) meets every kind of claim; options decide does not have are
+# left out, so the fuzzer keeps working as methods come and go.
+VARIANTS = {
+    "default": {},
+    "no-regions": {"max_cells": 0},
+    "no-engine": {"engine": False},
+    "no-exhaustive": {"max_points": 0},
+    "z3-only": {"max_cells": 0, "engine": False, "max_points": 0},
+}
+_WEIGHTS = {"default": 50, "no-regions": 15, "no-engine": 15, "no-exhaustive": 10, "z3-only": 10}
+
+
+def variant(case: spec.Case) -> str:
+    """The decide options of this claim (fixed by its index)."""
+    rng = random.Random(f"variant:{case.index}")
+    return rng.choices(list(_WEIGHTS), list(_WEIGHTS.values()))[0]
+
+
+def config_for(case: spec.Case, opts: Options, config_class):
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    extra = {k: v for k, v in VARIANTS[variant(case)].items() if k in fields}
+    return config_class(timeout_s=opts.timeout_s, **extra)
 
 
 def _from_cli(rec: Record, code: int, stdout: str, stderr: str):
@@ -129,6 +175,7 @@ def _from_cli(rec: Record, code: int, stdout: str, stderr: str):
         point = None if data["counterexample"] is None else {k: F(v) for k, v in data["counterexample"].items()}
         values = None if point is None else (_value(data["network_value"]), _value(data["target_value"]))
         rec.method = data.get("method", "")
+        rec.message = str(data.get("reason") or "")[:300] if verdict == "unknown" else ""
         return verdict, point, values
     line_ = stderr.strip().splitlines()[-1] if stderr.strip() else ""
     if code == 2:
@@ -147,7 +194,8 @@ def check_case(case: spec.Case, opts: Options = Options()) -> Record:
     from symbolic import errors
 
     start, cpu = time.perf_counter(), time.process_time()
-    rec = Record(case.index, case.category, case.route, case.names, expect=case.expect, claim=case.describe()[:2000])
+    rec = Record(case.index, case.category, case.route, case.names, expect=case.expect, claim=case.describe()[:2000],
+                 config=variant(case) if case.route in ("api", "text") else "-")
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, opts.hard_s)
     try:
@@ -178,9 +226,14 @@ def check_case(case: spec.Case, opts: Options = Options()) -> Record:
             if verdict is not None:
                 rec.outcome, point, values = verdict[0], verdict[1], verdict[2]
                 rec.method = verdict[3] if len(verdict) > 3 else rec.method
+                rec.message = str(verdict[4])[:300] if len(verdict) > 4 and verdict[0] == "unknown" else rec.message
                 _check_verdict(case, rec, point, values, opts)
         if rec.outcome == "error" and not rec.oracle:
             rec.oracle, _, rec.oracle_method = truth(case, opts)
+        if rec.outcome == "error" and rec.error_class == "PartialTargetError":
+            status, _ = definedness(case, opts)
+            if status == "holds":
+                rec.wrong = "refused as undefined somewhere, but the oracle proves the target defined on the whole domain"
     except line.OracleError as exc:
         rec.oracle_problem = f"oracle inconsistent: {exc}"
     if rec.wrong:

@@ -147,8 +147,9 @@ class Outcome:
     sup: F | None = None
 
 
-def decide(case: spec.Case, line: Line, want_sup: bool = False) -> Outcome:
-    """Decide the claim exactly on every point of the line (inside the domain)."""
+def decide(case: spec.Case, line: Line, want_sup: bool = False, definedness: bool = False) -> Outcome:
+    """Decide the claim exactly on every point of the line (inside the domain); with ``definedness``
+    only whether the target is defined everywhere on it (``holds``) or not (``undefined``)."""
     values = _Values(case, line)
     ks = kinks(case, line, values)
     lo, hi = _range(line.tset)
@@ -176,8 +177,10 @@ def decide(case: spec.Case, line: Line, want_sup: bool = False) -> Outcome:
             unbounded = True
         else:
             sup = max(sup, piece_sup)
-        if bad is not None and not want_sup:
+        if bad is not None and not want_sup and not definedness:
             break
+    if definedness:
+        return Outcome("holds") if undefined is None else Outcome("undefined", line.at(undefined))
     if bad is not None:
         point = line.at(bad)
         if oracle.check_point(case, point).status != "fails" or not oracle.member(case, point):

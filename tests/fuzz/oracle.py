@@ -174,12 +174,17 @@ def points_of(s):
     return list(s.values) if isinstance(s, spec.Finite) else [F(v) for v in range(s.lo, s.hi + 1)]
 
 
+def all_points(case: spec.Case):
+    """Every point of a finite domain."""
+    names = list(case.inputs)
+    for values in itertools.product(*(points_of(case.set_of(n)) for n in names)):
+        yield dict(zip(names, values))
+
+
 def enumerate_all(case: spec.Case) -> tuple[str, dict | None]:
     """Decide a finite claim by checking every point: ``('holds'|'fails'|'undefined', point)``."""
-    names = list(case.inputs)
     undefined = None
-    for values in itertools.product(*(points_of(case.set_of(n)) for n in names)):
-        point = dict(zip(names, values))
+    for point in all_points(case):
         status = check_point(case, point).status
         if status == "fails":
             return "fails", point

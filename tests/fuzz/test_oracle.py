@@ -137,6 +137,30 @@ def test_cross_check_accepts_right_answers_and_counts_errors(monkeypatch):
     assert (record.outcome, record.error_class, record.oracle) == ("error", "ClaimError", "holds")
 
 
+def test_definedness_is_decided_apart_from_the_claim():
+    gap = Cases(((X, Cmp(">", X, Num(F(0)))), (Lin(((F(2), X),)), Cmp("<", X, Num(F(0))))))
+    on_r = case(ABS_NET, gap)  # false at x < 0 and undefined at 0: both must be found
+    assert crosscheck.definedness(on_r, crosscheck.Options())[0] == "undefined"
+    assert crosscheck.definedness(case(ABS_NET, gap, [("x", spec.Real(F(0), None, True))]), crosscheck.Options()) == ("holds", None)
+    two = case(ABS_NET, Cases(((X, Cmp(">", X, Y)), (Y, Cmp("<", X, Y)))), inputs=("x", "y"))
+    assert crosscheck.definedness(two, crosscheck.Options())[0] == "undefined"
+
+
+def test_a_refusal_of_a_defined_target_is_wrong(monkeypatch):
+    from symbolic import errors
+
+    refusal = type("PartialTargetError", (errors.ClaimError,), {})
+
+    def refuse(case, opts):
+        raise refusal("undefined somewhere")
+
+    monkeypatch.setattr(crosscheck, "run_tool", refuse)
+    total = Cases(((X, Cmp(">=", X, Num(F(0)))), (Lin(((F(-1), X),)), Cmp("<", X, Num(F(0))))))
+    assert "defined on the whole domain" in crosscheck.check_case(case(ABS_NET, total)).wrong
+    gap = Cases(((X, Cmp(">", X, Num(F(0)))), (Lin(((F(-1), X),)), Cmp("<", X, Num(F(0))))))
+    assert crosscheck.check_case(case(ABS_NET, gap)).wrong == ""
+
+
 def test_generator_is_deterministic_and_covers_every_category():
     cases = [generate.generate(3, i) for i in range(300)]
     assert [c.describe() for c in cases[:40]] == [generate.generate(3, i).describe() for i in range(40)]
