@@ -43,16 +43,13 @@ def fixed(*argv: str) -> Callable[[Path], list[str]]:
 
 
 # -- the corpus --------------------------------------------------------------------------------------------
-BUDGET = "one wall-clock budget for --timeout across every method (verify)"
-LOADER_NAMES = "hidden-neuron names the JSON loader generates (h1_1, ...) avoiding the model's input names"
-CANONICAL_NAMES = "names canonicalisation generates (check --round, simplify) avoiding the model's input names"
 STARTUP_S = 12.0  # allowance for interpreter start-up and imports on a loaded 2-core machine
 
 
 def budget_case(name: str, command: str, *extra: str) -> Case:
     """``--timeout 1`` must hold for the whole command: 10% + 1 s, plus start-up."""
     return Case("arguments", name, lambda f: [command, random_mlp(f, "big.json"), *extra, "--timeout", "1"],
-                codes=(0, 1, 3), wall_s=1.1 + 1 + STARTUP_S, waiting=BUDGET)
+                codes=(0, 1, 3), wall_s=1.1 + 1 + STARTUP_S)
 
 
 def expressions() -> list[Case]:
@@ -169,12 +166,12 @@ def json_models() -> list[Case]:
             f, "m.json", {"layers": [{"W": [[1]], "b": [0]}, {"W": [[1]], "b": [0]}], "inputs": ["n_h1_1"]}),
             "--target", "n_h1_1"], codes=(1,)),
         Case("json", "input-named-h1_1", lambda f: ["check", write_json(f, "m.json", RELU_H1_1), "--target",
-                                                    "relu(h1_1)"], codes=(0,), waiting=LOADER_NAMES),
+                                                    "relu(h1_1)"], codes=(0,)),
         Case("json", "graph-input-h1_1-round",
              lambda f: ["check", write_json(f, "m.json", GRAPH_H1_1), "--target", "relu(h1_1)", "--round"],
-             codes=(0,), waiting=CANONICAL_NAMES),
+             codes=(0,)),
         Case("json", "graph-input-h1_1-simplify", lambda f: ["simplify", write_json(f, "m.json", GRAPH_H1_1)],
-             codes=(0,), waiting=CANONICAL_NAMES),
+             codes=(0,)),
         Case("json", "explain-fifo", lambda f: ["explain", fifo(f, "m.json")]),
         Case("json", "valid-min", lambda f: ["check", write_json(f, "m.json", MIN_NET), "--target", "min(x1, x2)",
                                              "--domain", "[-1, 1]^2"], codes=(0,)),
