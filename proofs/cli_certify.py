@@ -121,6 +121,9 @@ def match_model(data: dict, args: argparse.Namespace, facts: dict) -> list[str]:
     from verify import certificate
     from verify.claim_to_problem import claim_to_problem
 
+    if data.get("kind") != "bab":
+        raise errors.CertificateError(f"--model is matched against branch-and-bound certificates, not kind "
+                                      f"{str(data.get('kind'))[:40]!r}")
     limits = certificate.Limits()
     network = certificate.parse_network(data.get("network"), limits)
     box = certificate.parse_box(data.get("box"), network, limits)
