@@ -226,8 +226,7 @@ def _differential(path: str, rng, points: int, exact_points: int) -> float:
     start = time.process_time()
     circuit = load_model(path, vnnlib_names=True)
     elapsed = time.process_time() - start
-    m = onnx.load(path)
-    session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     (first,) = session.get_inputs()
     shape = [d if isinstance(d, int) else 1 for d in first.shape]
     assert circuit.inputs == tuple(f"X_{i}" for i in range(int(np.prod(shape)))), path
