@@ -140,6 +140,8 @@ def edit(circuit: Circuit, neuron: str, source: str, value: object) -> Circuit:
 
 
 def explain(circuit: Circuit, config: Config = Config()) -> tuple[sp.Expr, Result]:
-    """The closed form of ``circuit`` and the proof that the circuit computes it on all of R^n."""
-    form = closed_form(circuit, minmax=True)
+    """The closed form of ``circuit`` and the proof that the circuit computes it on all of R^n
+    (inlining and deciding share ``config``'s budget)."""
+    config = config.started()
+    form = closed_form(circuit, minmax=True, deadline=config.deadline)
     return form, decide(Claim(circuit, form), config)

@@ -126,8 +126,11 @@ def _build_claim(args: argparse.Namespace):
 def cmd_claim(args: argparse.Namespace) -> int:  # noqa: D103
     from verify.decide import Config, decide
 
+    from symbolic.budget import Deadline
+
+    deadline = Deadline(args.timeout, args.started)  # one wall-clock budget for the whole command
     claim = _build_claim(args)
-    result = decide(claim, Config(timeout_s=args.timeout))
+    result = decide(claim, Config(timeout_s=args.timeout, deadline=deadline))
     _print_result(result, args.json)
     _single_report(args, "claim", result, {})
     return _verdict_exit(result.verdict)
@@ -197,30 +200,36 @@ def cmd_check(args: argparse.Namespace) -> int:
     from verify.decide import Config, decide
     from verify.rounding import round_and_prove
     from verify.worst_case import max_error
+    from symbolic.budget import Deadline
 
+    deadline = Deadline(args.timeout, args.started)  # one wall-clock budget for the whole command
     circuit = _load_model(args)
     target = parse_expression(args.target)
     domain = parse_domain(args.domain, list(circuit.inputs))
     claim = Claim(circuit, target, domain, _kind(args, target))
-    config = Config(timeout_s=args.timeout)
+    config = Config(timeout_s=args.timeout, deadline=deadline)
     extra: dict = {"inputs": list(circuit.inputs), "neurons": len(circuit.neurons)}
     if args.round:
         rounding = round_and_prove(claim, config)
         result = rounding.result
-        extra.update(rounding.facts())
+        extra.update(rounding.facts(deadline))
     else:
         result = decide(claim, config)
     bounded = domain.is_bounded(circuit.inputs)
     if isinstance(claim.kind, Predicate):
         extra.update({"max_error": None, "max_error_at": None})
     elif bounded:
-        worst = max_error(circuit, target, domain, timeout_s=args.timeout)
+        worst = max_error(circuit, target, domain, deadline=deadline)
         extra.update({"max_error": None if worst.value is None else str(worst.value),
                       "max_error_at": None if worst.at is None else {k: str(v) for k, v in worst.at.items()}})
+        if worst.value is not None and not worst.attained:
+            extra.update({"max_error_attained": False, "max_error_note": worst.note})
         if worst.value is None:
-            extra["max_error_bounds"] = [str(worst.lower), None]
+            extra["max_error_bounds"] = [None if worst.lower is None else str(worst.lower),
+                                         None if worst.upper is None else str(worst.upper)]
+            extra["max_error_reason"] = worst.reason
         if args.round:
-            deviation = max_error(circuit, rounding.rounded.to_expr(), domain, timeout_s=args.timeout)
+            deviation = max_error(circuit, rounding.rounded, domain, deadline=deadline)
             extra["rounding_error"] = None if deviation.value is None else str(deviation.value)
     elif args.max_error:
         raise errors.DomainError("--max-error needs a bounded domain, e.g. --domain \"[-1, 1]^2\"")
@@ -238,18 +247,21 @@ def cmd_simplify(args: argparse.Namespace) -> int:
     from symbolic.circuit_to_rounded import DENOMINATORS, round_weights
     from verify.worst_case import max_error
 
+    from symbolic.budget import Deadline
+
+    deadline = Deadline(args.timeout, args.started)  # one wall-clock budget for the whole command
     circuit = _load_model(args)
     text = args.domain or "[-1, 1]^" + str(len(circuit.inputs))
     domain = parse_domain(text, list(circuit.inputs))
     tolerance = args.tolerance
-    canonical = canonicalize(circuit)
+    canonical = canonicalize(circuit, deadline)
     samples = _float_samples(domain, circuit.inputs)
     chosen = None
     for bound in DENOMINATORS:
-        rounded = round_weights(canonical, bound)
+        rounded = round_weights(canonical, bound, deadline)
         if samples and _sampled_deviation(canonical, rounded, samples) > float(tolerance) * 1.001:
             continue  # a float sample already exceeds the tolerance: skip the exact computation
-        deviation = max_error(canonical, rounded.to_expr(), domain, timeout_s=args.timeout)
+        deviation = max_error(canonical, rounded, domain, deadline=deadline)
         if deviation.value is not None and deviation.value <= tolerance:
             chosen = (bound, rounded, deviation)
             break
@@ -259,7 +271,8 @@ def cmd_simplify(args: argparse.Namespace) -> int:
                        "reason": f"no denominator up to {DENOMINATORS[-1]} stays within {tolerance}"})
     else:
         bound, rounded, deviation = chosen
-        report.update({"rounded_expression": str(closed_form(rounded, minmax=True)), "denominator": bound,
+        report.update({"rounded_expression": str(closed_form(rounded, minmax=True, deadline=deadline)),
+                       "denominator": bound,
                        "rounding_error": str(deviation.value),
                        "rounding_error_at": {k: str(v) for k, v in deviation.at.items()}})
     if args.json:
@@ -326,8 +339,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from symbolic.printing import show
     from verify.decide import Config
 
+    from symbolic.budget import Deadline
+
+    # one wall-clock budget for the whole command
+    config = Config(timeout_s=args.timeout, deadline=Deadline(args.timeout, args.started))
     circuit = _load_source(args)
-    config = Config(timeout_s=args.timeout)
     edits = []
     for neuron in args.drop or []:
         circuit = analysis.ablate(circuit, neuron)
@@ -403,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--list", action="store_true", help="list theorem names and sources")
     _report(p, "write the catalogue report (HTML, Markdown, JSON) into DIR")
-    _timeout(p, 10.0, "z3 timeout per query")
+    _timeout(p, 10.0, "wall-clock budget per theorem, all methods")
     p.set_defaults(func=cmd_prove)
 
     c = sub.add_parser("claim", help="prove or refute a claim about a network written as an expression")
@@ -415,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--parameters", help="symbolic weights, e.g. w1,w2 (constrain them in --domain)")
     c.add_argument("--json", action="store_true", help="print JSON")
     _report(c, "also write an HTML/Markdown/JSON report into DIR")
-    _timeout(c, 10.0, "z3 timeout")
+    _timeout(c, 10.0, "wall-clock budget of the whole command, all methods")
     c.set_defaults(func=cmd_claim)
 
     k = sub.add_parser("check", help="check a trained model file (.json, .pt, .pt2, .onnx) against a target")
@@ -428,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(k)
     k.add_argument("--json", action="store_true", help="print JSON")
     _report(k, "also write an HTML/Markdown/JSON report into DIR")
-    _timeout(k, 60.0, "z3 timeout per query")
+    _timeout(k, 60.0, "wall-clock budget of the whole command, all methods")
     k.set_defaults(func=cmd_check)
 
     r = sub.add_parser("report", help="write the report of the catalogue (or the named theorems)")
@@ -437,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for index.html, index.md, catalogue.json")
     r.add_argument("--format", type=cli_args.report_formats, default="html,md,json",
                    help="comma-separated: html, md, json")
-    _timeout(r, 10.0, "z3 timeout per query")
+    _timeout(r, 10.0, "wall-clock budget per theorem, all methods")
     r.set_defaults(func=cmd_report)
 
     m = sub.add_parser("simplify", help="canonical, rounded closed form of a model and its exact rounding error")
@@ -447,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest acceptable rounding error, an exact number >= 0 (default 1/100)")
     _model_options(m)
     m.add_argument("--json", action="store_true", help="print JSON")
-    _timeout(m, 60.0, "z3 timeout per query")
+    _timeout(m, 60.0, "wall-clock budget of the whole command, all methods")
     m.set_defaults(func=cmd_simplify)
 
     e = sub.add_parser("explain", help="name features, match library circuits, ablate or edit neurons")
@@ -456,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--set", action="append", metavar="NEURON.SOURCE=VALUE", help="edit one weight (repeatable)")
     _model_options(e)
     e.add_argument("--json", action="store_true", help="print JSON")
-    _timeout(e, 10.0, "z3 timeout per query")
+    _timeout(e, 10.0, "wall-clock budget of the whole command, all methods")
     e.set_defaults(func=cmd_explain)
 
     from proofs import cli_training  # census and train live in their own module
@@ -482,12 +498,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
+    started = time.monotonic()  # --timeout counts from here: parsing imports sympy, z3, ...
     try:
         args = build_parser().parse_args(argv)
+        args.started = started
         return args.func(args)
     except errors.ReplayError as exc:
         say(f"mathcircuits: internal error (a bug, please report): {exc}")
         return EXIT_INTERNAL
+    except errors.TimeoutExpired as exc:  # the --timeout budget ran out: unknown, not bad input
+        say(f"mathcircuits: unknown: {exc}")
+        return EXIT_UNKNOWN
     except errors.MathCircuitsError as exc:
         say(f"mathcircuits: error: {exc}")
         return EXIT_BAD_INPUT

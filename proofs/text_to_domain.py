@@ -14,6 +14,11 @@ _RELATIONS = ("<", "<=", ">", ">=", "==", "!=")
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "=="}
 _INFINITY = ("oo", "inf")
 _NAMED_SETS = {"R": REALS, "Z": INTEGERS, "N": IntegerRange(0, None)}
+#: Limits on the numbers of a domain: integer range ends (so that counting and enumerating points
+#: stays in machine integers) and every other bound or element (so that the float samples that guide
+#: searches and plots never overflow). Larger domains are refused as bad input.
+MAX_INTEGER = 10**15
+MAX_MAGNITUDE = 10**100
 
 
 def parse_domain(text: str, variables: Sequence[str]) -> Domain:
@@ -29,6 +34,28 @@ def parse_domain(text: str, variables: Sequence[str]) -> Domain:
     True
     """
     return tx.guarded(text, lambda: _DomainParser(text, variables).parse())
+
+
+def _magnitude(value: fractions.Fraction) -> str:
+    """``5`` or ``a number with 401 digits`` (a 400-digit number does not fit on one line)."""
+    digits = len(str(abs(value.numerator) // value.denominator))
+    return str(value) if digits <= 20 else f"a number with {digits} digits"
+
+
+def _check_limits(name: str, value: VarSet) -> None:
+    """DomainError if a number of ``value`` (the set of ``name``) is beyond the stated limits."""
+    if isinstance(value, IntegerRange):
+        for end in (value.lo, value.hi):
+            if end is not None and abs(end) > MAX_INTEGER:
+                raise errors.DomainError(
+                    f"the integer range of '{name}' ends at {_magnitude(fractions.Fraction(end))}; integer "
+                    f"ranges must lie within -10^15..10^15 (use a real interval for larger values)")
+        return
+    numbers = value.values if isinstance(value, FiniteSet) else (value.lo, value.hi)
+    for number in numbers:
+        if number is not None and abs(number) > MAX_MAGNITUDE:
+            raise errors.DomainError(f"a bound of '{name}' is {_magnitude(number)}; domain "
+                                     "numbers must lie within -10^100..10^100 (use oo for no bound)")
 
 
 def _intersect(a: RealInterval, b: RealInterval) -> RealInterval:
@@ -87,6 +114,8 @@ class _DomainParser:
                 s.fail(f"a comparison on '{name}' cannot be combined with its set {current}"
                        " (use an interval, or intersect the set: Z ∩ [a, b])", tok)
             self.sets[name] = self.narrow(name, current, interval)
+        for name, value in self.sets.items():
+            _check_limits(name, value)
         return Domain({name: v for name, v in self.sets.items() if v != REALS})
 
     def starts_with_set(self) -> bool:
@@ -95,8 +124,7 @@ class _DomainParser:
         if tok.kind == "op":
             return tok.text in ("[", "{") or (tok.text == "(" and not (
                 after.kind == "name" and after.text not in _INFINITY))
-        return tok.kind == "name" and (tok.text in ("R", "Z") or (
-            tok.text == "N" and after.text not in ("in", *_RELATIONS)))
+        return tok.kind == "name" and tok.text in _NAMED_SETS and after.text not in ("in", *_RELATIONS)
 
     def counted(self) -> str:
         k = len(self.known)
@@ -149,6 +177,8 @@ class _DomainParser:
                 return names
 
     def variable(self, tok: tx.Token) -> str:
+        if tok.kind == "name" and tok.text in tx.RESERVED and tok.text not in tx.KEYWORDS:
+            self.s.fail(tx.reserved_message(tok.text), tok)
         if tok.kind != "name" or tok.text in tx.RESERVED:
             self.s.fail(f"expected a variable name but found {tok.show()}", tok)
         if tok.text not in self.known:

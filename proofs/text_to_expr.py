@@ -57,7 +57,22 @@ _TAKES = {(1, 1): "exactly 1 argument", (2, 2): "exactly 2 arguments", (1, 2): "
 FUNCTIONS = frozenset(_SIMPLE) | {"if", "piecewise"}
 KEYWORDS = frozenset({"and", "or", "not", "in"})
 _BOOLEANS = {"True": sp.true, "true": sp.true, "False": sp.false, "false": sp.false}
-RESERVED = FUNCTIONS | KEYWORDS | {"oo", "inf", "R", "Z"} | set(_BOOLEANS)
+#: Names of constants that are not exact rationals (non-finite, irrational, complex): someone who
+#: writes ``pi`` or ``nan`` means a number this exact language does not have, not a variable.
+CONSTANTS = frozenset({"nan", "NaN", "inf", "Inf", "infinity", "Infinity", "oo", "zoo", "E", "I", "pi"})
+#: Never variable names: function and set names (``R``, ``S``, ``H`` are functions; ``R``, ``Z``,
+#: ``N`` sets), keywords, booleans and CONSTANTS. ``e`` stays a name (``1e3`` is a number).
+RESERVED = FUNCTIONS | KEYWORDS | CONSTANTS | {"R", "Z", "N"} | set(_BOOLEANS)
+
+
+def reserved_message(word: str) -> str:
+    """Why ``word`` cannot be a variable name.
+
+    >>> reserved_message('pi')
+    "'pi' is a reserved word, not a variable (constants such as pi, E, I, nan and oo are not exact rationals)"
+    """
+    why = " (constants such as pi, E, I, nan and oo are not exact rationals)" if word in CONSTANTS else ""
+    return f"{_show(word)} is a reserved word, not a variable{why}"
 
 _BINARY = {"or": 1, "|": 1, "and": 2, "&": 2, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4,
            "!=": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "^": 8, "**": 8}
@@ -233,8 +248,7 @@ class _Parser:
             if tok.text not in RESERVED or tok.text in _BOOLEANS:
                 value = _BOOLEANS[tok.text] if tok.text in _BOOLEANS else relu.sym(tok.text)
                 return _Val(value, 1, tok)
-            s.fail(f"unexpected {tok.show()}" if tok.text in KEYWORDS
-                   else f"{tok.show()} is a reserved word, not a variable", tok)
+            s.fail(f"unexpected {tok.show()}" if tok.text in KEYWORDS else reserved_message(tok.text), tok)
         with s.nested(tok):
             return self.compound(tok)
 
@@ -461,7 +475,7 @@ def parse_names(text: str) -> tuple[str, ...]:
             if tok.kind != "name":
                 stream.fail(f"expected a name but found {tok.show()}", tok)
             if tok.text in RESERVED:
-                stream.fail(f"{tok.show()} is a reserved word, not a variable", tok)
+                stream.fail(reserved_message(tok.text), tok)
             if tok.text in names:
                 stream.fail(f"name {tok.show()} is given twice", tok)
             names.append(tok.text)

@@ -16,6 +16,11 @@ from symbolic import errors
 from symbolic.relu import ReLU, Sigmoid, sym
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Inlining a circuit into one sympy formula (to_expr, closed forms) nests one function call per
+#: activation on the longest path and copies shared sub-expressions; sympy recurses over formulas
+#: (printing failed at 100 nested ReLUs), so deeper or larger ones are refused with LimitError.
+MAX_INLINE_DEPTH = 50
+MAX_INLINE_SIZE = 100_000
 
 
 class Activation(enum.Enum):
@@ -223,16 +228,65 @@ class Circuit:
         return out
 
     # -- meaning ---------------------------------------------------------------------------
-    def expressions(self) -> dict[str, sp.Expr]:
-        """Every name inlined to one sympy expression over the input symbols."""
+    def cone(self, names: Iterable[str]) -> tuple[Assignment, ...]:
+        """The assignments that ``names`` depend on, in program order."""
+        needed = set(names)
+        for a in reversed(self.assignments):
+            if a.name in needed:
+                needed.update(a.sources)
+        return tuple(a for a in self.assignments if a.name in needed)
+
+    def check_inlinable(self, names: Iterable[str] | None = None, max_depth: int | None = None,
+                        max_size: int | None = None) -> None:
+        """Raise :class:`~symbolic.errors.LimitError` if inlining ``names`` (default: the outputs)
+        into single formulas would nest more than ``max_depth`` activations or copy more than
+        ``max_size`` nodes (:data:`MAX_INLINE_DEPTH`, :data:`MAX_INLINE_SIZE`).
+
+        >>> chain = from_layers([([[1]], [-1])] * 60 + [([[1]], None)])
+        >>> chain.check_inlinable()
+        Traceback (most recent call last):
+        symbolic.errors.LimitError: inlining y into one formula nests 60 activations; the limit is 50 (symbolic.circuit.MAX_INLINE_DEPTH), since sympy walks formulas recursively. Claims about this network are still decided: deciding never inlines
+        """
+        max_depth = MAX_INLINE_DEPTH if max_depth is None else max_depth
+        max_size = MAX_INLINE_SIZE if max_size is None else max_size
+        names = tuple(self.outputs if names is None else names)
+        depth = {name: 0 for name in self.inputs}
+        size = {name: 1 for name in self.inputs}
+        for a in self.cone(names):
+            depth[a.name] = max((depth[s] for s in a.sources), default=0) + (a.activation is not Activation.LINEAR)
+            size[a.name] = min(max_size + 1, 2 + sum(size[s] + 1 for s in a.sources))
+        for name in names:
+            if depth[name] > max_depth:
+                raise errors.LimitError(
+                    f"inlining {name} into one formula nests {depth[name]} activations; the limit is "
+                    f"{max_depth} (symbolic.circuit.MAX_INLINE_DEPTH), since sympy walks formulas "
+                    "recursively. Claims about this network are still decided: deciding never inlines")
+            if size[name] > max_size:
+                raise errors.LimitError(
+                    f"inlining {name} into one formula copies shared neurons into more than {max_size} "
+                    "terms (symbolic.circuit.MAX_INLINE_SIZE). Claims about this network are still "
+                    "decided: deciding never inlines")
+
+    def expressions(self, names: Iterable[str] | None = None, deadline=None) -> dict[str, sp.Expr]:
+        """``names`` (default: every name) inlined to sympy expressions over the input symbols.
+
+        Refused with :class:`~symbolic.errors.LimitError` beyond the inlining limits (see
+        :meth:`check_inlinable`); ``deadline`` (a :class:`symbolic.budget.Deadline`) is checked
+        per assignment.
+        """
+        names = tuple(self.by_name) if names is None else tuple(n for n in names if n not in self.inputs)
+        self.check_inlinable(names)
         env: dict[str, sp.Expr] = {name: sym(name) for name in self.inputs}
-        for a in self.assignments:
+        for a in self.cone(names):
+            if deadline is not None:
+                deadline.check("inlining the network into one formula")
             env[a.name] = a.apply(a.pre_activation(env))
         return env
 
-    def to_expr(self, output: str | None = None) -> sp.Expr:
+    def to_expr(self, output: str | None = None, deadline=None) -> sp.Expr:
         """The output ``output`` (default: the only one) inlined into one expression."""
-        return self.expressions()[output or self.output]
+        name = output or self.output
+        return self.expressions([name], deadline)[name]
 
     @functools.cached_property
     def _fraction_program(self):
@@ -458,7 +512,7 @@ def from_layers(
 
     ReLU follows every layer but the last unless ``activations`` says otherwise. Inputs default
     to ``x`` (one input) or ``x1..xn``; outputs to ``y`` or ``y1..ym``; hidden neurons are
-    named ``h{layer}_{index}``.
+    named ``h{layer}_{index}`` (``hh{layer}_{index}`` if an input or output is named like that).
 
     >>> from_layers([([[1], [-1]], None), ([[1, -1]], None)]).to_expr()
     -R(-x) + R(x)
@@ -475,17 +529,28 @@ def from_layers(
         raise errors.InvalidCircuitError(f"{len(activations)} activations for {len(layers)} layers")
     builder = Builder(inputs)
     current = list(inputs)
+    stem = "h"  # hidden names h{layer}_{index}, or hh... when an input or output has that shape
+    while any(re.fullmatch(re.escape(stem) + r"\d+_\d+", n) for n in (*inputs, *(outputs or ()))):
+        stem += "h"
     for k, ((weights, biases), activation) in enumerate(zip(layers, activations), start=1):
         last = k == len(layers)
         count = len(weights)
         if last:
-            names = list(outputs) if outputs is not None else list(default_names("y", count))
+            names = list(outputs) if outputs is not None else list(_default_outputs(inputs, count))
             if len(names) != count:
                 raise errors.InvalidCircuitError(f"last layer has {count} outputs, {len(names)} named")
         else:
-            names = [f"h{k}_{i}" for i in range(1, count + 1)]
+            names = [f"{stem}{k}_{i}" for i in range(1, count + 1)]
         current = builder.dense(current, weights, biases, activation, names=names)
     return builder.build(current)
+
+
+def _default_outputs(inputs: Sequence[str], count: int) -> tuple[str, ...]:
+    """``y``/``y1..ym``, or ``y_out``/``y_out1..`` when an input already has one of those names."""
+    stem = "y"
+    while set(default_names(stem, count)) & set(inputs):
+        stem += "_out"
+    return default_names(stem, count)
 
 
 def default_names(stem: str, count: int) -> tuple[str, ...]:

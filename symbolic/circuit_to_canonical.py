@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import sympy as sp
 
+from symbolic import budget
+from symbolic.budget import Deadline
 from symbolic.circuit import Activation, Assignment, Circuit
 
 Affine = dict[str, sp.Expr]  # source -> coefficient; the bias lives under the key "" (empty name)
@@ -36,7 +39,7 @@ def _sort_value(value: sp.Expr):
     return (1, Fraction(0), sp.sstr(value))
 
 
-def canonicalize(circuit: Circuit) -> Circuit:
+def canonicalize(circuit: Circuit, deadline: Deadline | None = None) -> Circuit:
     """The canonical representative of ``circuit``'s symmetry class.
 
     - linear assignments that are not outputs are inlined into their readers;
@@ -45,9 +48,11 @@ def canonicalize(circuit: Circuit) -> Circuit:
     - a ReLU with no incoming weights is the constant ``R(b)``, folded into its readers' biases;
     - neurons with identical (rescaled) pre-activations merge, adding their outgoing weights;
     - neurons that nothing reads (zero outgoing weights) are dropped;
-    - neurons are sorted by depth, then by their weights, and renamed ``h{depth}_{index}``.
+    - neurons are sorted by depth, then by their weights, and renamed ``h{depth}_{index}``
+      (``hh...`` when an input or output already has such a name).
 
-    Two circuits that differ only by these symmetries get identical canonical forms.
+    Two circuits that differ only by these symmetries get identical canonical forms. ``deadline``
+    is checked per assignment.
 
     >>> from symbolic.circuit import from_layers
     >>> a = from_layers([([[2], [-3]], None), ([[sp.Rational(1, 2), -sp.Rational(1, 3)]], None)])
@@ -66,6 +71,7 @@ def canonicalize(circuit: Circuit) -> Circuit:
     kept: list[Assignment] = []
     seen: dict[tuple, str] = {}
     for a in circuit.assignments:
+        budget.check(deadline, "canonicalisation")
         affine = _affine(a, env)
         bias = affine.pop(_BIAS)
         if a.activation is Activation.LINEAR and a.name not in outputs:
@@ -110,20 +116,37 @@ def _drop_dead(circuit: Circuit, kept: list[Assignment], env: dict[str, Affine])
     return Circuit(circuit.inputs, tuple(reversed(alive)), circuit.outputs)
 
 
+def hidden_stem(names) -> str:
+    """The stem of generated hidden names ``{stem}{layer}_{index}``: ``h``, or ``hh``, ``hhh``, ...
+    when a given name (an input or output) already has that shape.
+
+    >>> hidden_stem(['x', 'y']), hidden_stem(['h1_1', 'y'])
+    ('h', 'hh')
+    """
+    stem = "h"
+    while any(re.fullmatch(re.escape(stem) + r"\d+_\d+", n) for n in names):
+        stem += "h"
+    return stem
+
+
 def _order_and_rename(circuit: Circuit) -> Circuit:
     depth = circuit.depth()
     outputs = set(circuit.outputs)
+    stem = hidden_stem([*circuit.inputs, *circuit.outputs])
     rename: dict[str, str] = {name: name for name in circuit.inputs}
     position: dict[str, int] = {name: i for i, name in enumerate(circuit.inputs)}
-    hidden = [a for a in circuit.assignments if a.name not in outputs]
+    layers: dict[int, list[Assignment]] = {}
+    for a in circuit.assignments:
+        if a.name not in outputs:
+            layers.setdefault(depth[a.name], []).append(a)
     result: list[Assignment] = []
-    for level in sorted({depth[a.name] for a in hidden}):
-        layer = [a for a in hidden if depth[a.name] == level]
+    for level in sorted(layers):
+        layer = layers[level]
         layer.sort(key=lambda a: _weight_key(a, rename, position))
         for index, a in enumerate(layer, start=1):
-            result.append(_relabel(a, f"h{level}_{index}", rename, position))
+            result.append(_relabel(a, f"{stem}{level}_{index}", rename, position))
         for index, a in enumerate(layer, start=1):
-            rename[a.name] = f"h{level}_{index}"
+            rename[a.name] = f"{stem}{level}_{index}"
             position[rename[a.name]] = len(position)
     for a in circuit.assignments:
         if a.name in outputs:

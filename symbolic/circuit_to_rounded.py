@@ -6,7 +6,8 @@ from fractions import Fraction
 
 import sympy as sp
 
-from symbolic import errors
+from symbolic import budget, errors
+from symbolic.budget import Deadline
 from symbolic.circuit import Assignment, Circuit
 from symbolic.circuit_to_canonical import canonicalize
 
@@ -26,7 +27,7 @@ def simplest(value: sp.Expr, max_denominator: int) -> sp.Rational:
     return sp.Rational(exact.numerator, exact.denominator)
 
 
-def round_weights(circuit: Circuit, max_denominator: int) -> Circuit:
+def round_weights(circuit: Circuit, max_denominator: int, deadline: Deadline | None = None) -> Circuit:
     """Canonicalise, round every weight and bias with :func:`simplest`, and canonicalise again
     (weights that round to 0 disappear, neurons that become equal merge).
 
@@ -41,16 +42,16 @@ def round_weights(circuit: Circuit, max_denominator: int) -> Circuit:
     """
     if max_denominator < 1:
         raise errors.InvalidCircuitError(f"max_denominator must be >= 1, got {max_denominator}")
-    canonical = canonicalize(circuit)
-    rounded = tuple(
-        Assignment(a.name, tuple((s, simplest(c, max_denominator)) for s, c in a.terms),
-                   simplest(a.bias, max_denominator), a.activation)
-        for a in canonical.assignments
-    )
-    return canonicalize(Circuit(canonical.inputs, rounded, canonical.outputs))
+    canonical = canonicalize(circuit, deadline)
+    rounded = []
+    for a in canonical.assignments:
+        budget.check(deadline, "rounding")
+        rounded.append(Assignment(a.name, tuple((s, simplest(c, max_denominator)) for s, c in a.terms),
+                                  simplest(a.bias, max_denominator), a.activation))
+    return canonicalize(Circuit(canonical.inputs, tuple(rounded), canonical.outputs), deadline)
 
 
-def rounding_shift(circuit: Circuit, max_denominator: int) -> sp.Rational:
+def rounding_shift(circuit: Circuit, max_denominator: int, deadline: Deadline | None = None) -> sp.Rational:
     """How far rounding moves the weights of ``circuit`` (pass its canonical form, which is what
     :func:`round_weights` rounds): the largest ``|rounded - w|`` relative to the largest ``|w|``
     (bias included) of the same assignment.
@@ -61,6 +62,7 @@ def rounding_shift(circuit: Circuit, max_denominator: int) -> sp.Rational:
     """
     worst = sp.S.Zero
     for a in circuit.assignments:
+        budget.check(deadline, "rounding")
         values = [c for _, c in a.terms] + [a.bias]
         if not all(v.is_Rational for v in values):
             continue

@@ -43,5 +43,25 @@ class CertificateError(MathCircuitsError, ValueError):
     """A certificate file is unreadable or malformed: bad JSON, a missing field, a bad number, a cap."""
 
 
+class UndefinedValueError(UnsupportedExpressionError):
+    """An expression has no value at a point: no piece of a Piecewise holds, ``H(0)`` without a
+    value at 0, a division or a modulo by zero."""
+
+
+class PartialTargetError(ClaimError):
+    """A claim's target (or a symbolic weight) is undefined at a point of the domain; the message
+    names such a point. A claim about a partial function is not decided."""
+
+
+class LimitError(MathCircuitsError, ValueError):
+    """Work would exceed a stated limit (nesting of symbolic inlining, size of a range, ...); the
+    message names the limit and how to raise it."""
+
+
+class TimeoutExpired(MathCircuitsError):
+    """The wall-clock budget of a command ran out; deciders turn it into an ``unknown`` verdict
+    with this message as the reason (the CLI exits 3, never 2)."""
+
+
 class ReplayError(MathCircuitsError, AssertionError):
     """A solver counterexample did not replay exactly: a bug in the toolkit, never a result."""

@@ -9,6 +9,7 @@ from fractions import Fraction
 import sympy as sp
 
 from symbolic import errors
+from symbolic.printing import show
 from symbolic.relu import ReLU, Sigmoid
 
 Value = Fraction | bool
@@ -19,7 +20,14 @@ def evaluate_expr(expr: sp.Basic, point: Mapping[str, object]) -> Value:
 
     Supports + - * (and integer powers), ``Abs``, ``Min``, ``Max``, ``Piecewise``, ``Heaviside``,
     ``ReLU``, ``floor``, ``ceiling``, ``Mod``, comparisons and ``And``/``Or``/``Not``. Anything
-    else raises :class:`~symbolic.errors.UnsupportedExpressionError` naming the sub-expression.
+    else raises :class:`~symbolic.errors.UnsupportedExpressionError` naming the sub-expression;
+    where ``expr`` has no value (no piece of a Piecewise holds, ``H(0)`` without a value, a
+    division or modulo by 0) it raises :class:`~symbolic.errors.UndefinedValueError`.
+
+    Every operand is evaluated (``And``/``Or`` do not short-circuit; only the chosen piece of a
+    Piecewise and the value of ``H`` at 0 matter), so that "defined" here means exactly what
+    :func:`verify.totality.definedness` encodes. The walk is iterative: the depth of ``expr`` is
+    not limited by Python's recursion limit.
 
     >>> import sympy as sp
     >>> x, y = sp.symbols('x y', real=True)
@@ -27,9 +35,53 @@ def evaluate_expr(expr: sp.Basic, point: Mapping[str, object]) -> Value:
     Fraction(-3, 2)
     >>> evaluate_expr(sp.Mod(x, 2), {'x': -1})
     Fraction(1, 1)
+    >>> evaluate_expr(sp.Piecewise((x, x > 0), (-x, x < 0)), {'x': 0})
+    Traceback (most recent call last):
+    symbolic.errors.UndefinedValueError: no condition of piecewise((x, x > 0), (-x, x < 0)) holds
     """
     values = {name: _fraction(value, name) for name, value in point.items()}
-    return _eval(expr, values)
+    memo: dict[sp.Basic, object] = {}
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in memo:
+            continue
+        children = _children(node)
+        if not ready:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if c not in memo)
+            continue
+        args = [memo[c] for c in children]
+        undefined = next((a for a in args if isinstance(a, _Undefined)), None)
+        if undefined is not None and not isinstance(node, (sp.Piecewise, sp.Heaviside)):
+            memo[node] = undefined
+        else:
+            memo[node] = _node(node, args, values)
+    out = memo[expr]
+    if isinstance(out, _Undefined):
+        raise errors.UndefinedValueError(out.why)
+    return out
+
+
+class _Undefined:
+    """The value of a sub-expression that has none (kept, since an unchosen piece may not matter)."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+def _children(e: sp.Basic) -> list[sp.Basic]:
+    if e.is_Atom:
+        return []
+    if isinstance(e, sp.Pow):
+        return [e.base]
+    if isinstance(e, sp.Piecewise):
+        return [part for pair in e.args for part in pair.args]
+    if isinstance(e, sp.Heaviside):
+        return [e.args[0]] + ([e.args[1]] if len(e.args) > 1 and e.args[1] is not sp.nan else [])
+    if isinstance(e, sp.Rel):
+        return [e.lhs, e.rhs]
+    return list(e.args)
 
 
 def _fraction(value: object, name: str) -> Fraction:
@@ -64,7 +116,8 @@ _COMPARE = {
 }
 
 
-def _eval(expr: sp.Basic, values: Mapping[str, Fraction]) -> Value:  # noqa: C901 - a dispatch table
+def _node(expr: sp.Basic, args: list, values: Mapping[str, Fraction]) -> Value | _Undefined:  # noqa: C901
+    """The value of ``expr`` from the values ``args`` of its children (see :func:`_children`)."""
     if expr.is_Rational:
         return Fraction(int(expr.p), int(expr.q))
     if expr.is_Symbol:
@@ -77,54 +130,56 @@ def _eval(expr: sp.Basic, values: Mapping[str, Fraction]) -> Value:  # noqa: C90
     if expr is sp.false:
         return False
     if isinstance(expr, sp.Add):
-        return sum((_num(_eval(a, values), a) for a in expr.args), Fraction(0))
+        return sum((_num(a, c) for a, c in zip(args, expr.args)), Fraction(0))
     if isinstance(expr, sp.Mul):
-        return math.prod((_num(_eval(a, values), a) for a in expr.args), start=Fraction(1))
+        return math.prod((_num(a, c) for a, c in zip(args, expr.args)), start=Fraction(1))
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
-        base = _num(_eval(expr.base, values), expr.base)
+        base = _num(args[0], expr.base)
         if base == 0 and expr.exp < 0:
-            raise errors.UnsupportedExpressionError(f"{expr} divides by zero at this point")
+            return _Undefined(f"{show(expr)} divides by zero")
         return base ** int(expr.exp)
     if isinstance(expr, ReLU):
-        return max(Fraction(0), _num(_eval(expr.args[0], values), expr))
+        return max(Fraction(0), _num(args[0], expr))
     if isinstance(expr, sp.Abs):
-        return abs(_num(_eval(expr.args[0], values), expr))
+        return abs(_num(args[0], expr))
     if isinstance(expr, sp.Min):
-        return min(_num(_eval(a, values), a) for a in expr.args)
+        return min(_num(a, c) for a, c in zip(args, expr.args))
     if isinstance(expr, sp.Max):
-        return max(_num(_eval(a, values), a) for a in expr.args)
+        return max(_num(a, c) for a, c in zip(args, expr.args))
     if isinstance(expr, sp.Heaviside):
-        arg = _num(_eval(expr.args[0], values), expr)
+        if isinstance(args[0], _Undefined):
+            return args[0]
+        arg = _num(args[0], expr)
         if arg != 0:
             return Fraction(int(arg > 0))
-        if len(expr.args) < 2 or expr.args[1] is sp.nan:
-            raise errors.UnsupportedExpressionError(f"{expr} is undefined at 0; give H(z, value)")
-        return _num(_eval(expr.args[1], values), expr)
+        if len(args) < 2:
+            return _Undefined(f"{show(expr)} has no value at 0 (give H(z, value))")
+        return args[1] if isinstance(args[1], _Undefined) else _num(args[1], expr)
     if isinstance(expr, sp.floor):
-        return Fraction(math.floor(_num(_eval(expr.args[0], values), expr)))
+        return Fraction(math.floor(_num(args[0], expr)))
     if isinstance(expr, sp.ceiling):
-        return Fraction(math.ceil(_num(_eval(expr.args[0], values), expr)))
+        return Fraction(math.ceil(_num(args[0], expr)))
     if isinstance(expr, sp.Mod):
-        a = _num(_eval(expr.args[0], values), expr)
-        m = _num(_eval(expr.args[1], values), expr)
+        a, m = _num(args[0], expr), _num(args[1], expr)
         if m == 0:
-            raise errors.UnsupportedExpressionError(f"{expr} takes a modulus of 0")
+            return _Undefined(f"{show(expr)} takes a modulus of 0")
         return a - m * math.floor(a / m)
     if isinstance(expr, sp.Piecewise):
-        for value, cond in expr.args:
-            if _bool(_eval(cond, values), cond):
-                return _eval(value, values)
-        raise errors.UnsupportedExpressionError(f"{expr} is undefined: no condition holds")
+        for i in range(0, len(args), 2):
+            cond = args[i + 1]
+            if isinstance(cond, _Undefined):
+                return cond
+            if _bool(cond, expr.args[i // 2].cond):
+                return args[i]
+        return _Undefined(f"no condition of {show(expr)} holds")
     if type(expr) in _COMPARE:
-        a = _num(_eval(expr.lhs, values), expr.lhs)
-        b = _num(_eval(expr.rhs, values), expr.rhs)
-        return _COMPARE[type(expr)](a, b)
+        return _COMPARE[type(expr)](_num(args[0], expr.lhs), _num(args[1], expr.rhs))
     if isinstance(expr, sp.And):
-        return all(_bool(_eval(a, values), a) for a in expr.args)
+        return all([_bool(a, c) for a, c in zip(args, expr.args)])
     if isinstance(expr, sp.Or):
-        return any(_bool(_eval(a, values), a) for a in expr.args)
+        return any([_bool(a, c) for a, c in zip(args, expr.args)])
     if isinstance(expr, sp.Not):
-        return not _bool(_eval(expr.args[0], values), expr)
+        return not _bool(args[0], expr)
     if isinstance(expr, Sigmoid):
         raise errors.UnsupportedExpressionError(f"{expr} is transcendental: no exact rational value")
     raise errors.UnsupportedExpressionError(f"cannot evaluate {expr} exactly (unsupported {type(expr).__name__})")

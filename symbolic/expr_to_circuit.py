@@ -132,14 +132,27 @@ def difference_circuit(circuit: Circuit, target: sp.Expr, output: str | None = N
     >>> d.evaluate({'x': -3})
     (Fraction(0, 1),)
     """
+    return circuits_difference(circuit, expr_to_circuit(target, circuit.inputs), output)
+
+
+def circuits_difference(circuit: Circuit, other: Circuit, output: str | None = None) -> Circuit:
+    """One circuit computing ``N(x) - M(x)`` for two circuits over the same inputs; ``other``'s
+    names get a prefix that no name of ``circuit`` has. Nothing is inlined (any depth works).
+
+    >>> from symbolic.circuit import from_layers
+    >>> net = from_layers([([[1], [-1]], None), ([[1, 1]], None)])
+    >>> circuits_difference(net, from_layers([([[1]], None), ([[1]], None)])).evaluate({'x': -3})
+    (Fraction(3, 1),)
+    """
     output = output or circuit.output
-    lowered = expr_to_circuit(target, circuit.inputs)
+    if set(other.inputs) != set(circuit.inputs):
+        raise errors.InvalidCircuitError(f"cannot subtract a network over {other.inputs} from one over {circuit.inputs}")
     taken = {a.name for a in circuit.assignments} | set(circuit.inputs)
     prefix = "target_"
-    while any(prefix + a.name in taken for a in lowered.assignments):
+    while any(prefix + a.name in taken for a in other.assignments):
         prefix += "_"
-    mapping = {n: n for n in circuit.inputs} | {a.name: prefix + a.name for a in lowered.assignments}
-    moved = lowered.renamed(mapping)
+    mapping = {n: n for n in circuit.inputs} | {a.name: prefix + a.name for a in other.assignments}
+    moved = other.renamed(mapping)
     name = "difference"
     while name in taken or name in mapping.values():
         name += "_"

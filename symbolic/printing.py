@@ -13,7 +13,8 @@ class _Printer(StrPrinter):
             return f"[{self._print(pieces[0][1])}]"
         if len(pieces) == 2 and pieces[1][1] == sp.true:
             return f"if({self._print(pieces[0][1])}, {self._print(pieces[0][0])}, {self._print(pieces[1][0])})"
-        return super()._print_Piecewise(expr)
+        parts = ", ".join(f"({self._print(value)}, {self._print(cond)})" for value, cond in pieces)
+        return f"piecewise({parts})"
 
 
 def show(expr: sp.Basic) -> str:
@@ -22,5 +23,7 @@ def show(expr: sp.Basic) -> str:
     >>> x = sp.Symbol('x', real=True)
     >>> show(sp.Piecewise((1, x < 10), (0, True)))
     '[x < 10]'
+    >>> show(sp.Piecewise((x, x > 0), (-x, x < 0)))
+    'piecewise((x, x > 0), (-x, x < 0))'
     """
     return _Printer().doprint(expr)

@@ -55,6 +55,23 @@ class ReLU(sp.Function):
             raise sp.ArgumentIndexError(self, argindex)
         return sp.Heaviside(self.args[0])
 
+    # sympy recomputes ``free_symbols`` and ``is_number`` over the whole tree on every call (its
+    # sign deduction asks them for each new neuron); remembering them on each ReLU keeps inlining a
+    # deep circuit linear instead of quadratic. Expressions are immutable, so the cache is exact.
+    @property
+    def free_symbols(self) -> set:
+        cached = self.__dict__.get("_free_symbols")
+        if cached is None:
+            cached = self.__dict__["_free_symbols"] = self.args[0].free_symbols
+        return cached
+
+    @property
+    def is_number(self) -> bool:
+        cached = self.__dict__.get("_is_number")
+        if cached is None:
+            cached = self.__dict__["_is_number"] = self.args[0].is_number
+        return cached
+
     def _eval_rewrite_as_Max(self, arg, **kwargs):
         return sp.Max(0, arg)
 
@@ -67,8 +84,14 @@ class ReLU(sp.Function):
     def _eval_rewrite_as_Abs(self, arg, **kwargs):
         return (arg + sp.Abs(arg)) / 2
 
+    # An unevaluated R(z) has an argument of unknown sign (``eval`` returns z or 0 otherwise), so
+    # asking z again only costs time: on a deep nest of ReLUs sympy's sign deduction recursed
+    # through every level for every new neuron (to_expr of a 100-deep chain took 14 s). Only
+    # atoms, whose assumptions are stored, are consulted.
     def _eval_is_zero(self):
         arg = self.args[0]
+        if not arg.is_Atom:
+            return None
         if arg.is_extended_positive:
             return False
         if arg.is_extended_nonpositive:
@@ -76,7 +99,8 @@ class ReLU(sp.Function):
         return None
 
     def _eval_is_positive(self):
-        return self.args[0].is_extended_positive
+        arg = self.args[0]
+        return arg.is_extended_positive if arg.is_Atom else None
 
     def _sympystr(self, printer):
         return f"R({printer.doprint(self.args[0])})"

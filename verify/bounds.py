@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from symbolic import budget
+from symbolic.budget import Deadline
 from symbolic.circuit import Activation, Assignment, Circuit
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
 from verify.regions import Q
@@ -29,7 +31,7 @@ def _scale(c, bound: Bound) -> Bound:
     return (None if hi is None else c * hi), (None if lo is None else c * lo)
 
 
-def interval_bounds(circuit: Circuit, domain: Domain) -> dict[str, Bound] | None:
+def interval_bounds(circuit: Circuit, domain: Domain, deadline: Deadline | None = None) -> dict[str, Bound] | None:
     """Sound interval bounds of every name over ``domain`` (None when weights are symbolic).
 
     >>> from networks.library import make_minimum
@@ -41,6 +43,7 @@ def interval_bounds(circuit: Circuit, domain: Domain) -> dict[str, Bound] | None
         return None
     bounds: dict[str, Bound] = {n: _input_bound(domain.of(n)) for n in circuit.inputs}
     for a in circuit.assignments:
+        budget.check(deadline, "interval bounds")
         lo, hi = _pre_bound(a, bounds)
         if a.activation is Activation.RELU:
             lo = Q(0) if lo is None or lo < 0 else lo
@@ -61,7 +64,7 @@ def _pre_bound(a: Assignment, bounds: Mapping[str, Bound]) -> Bound:
     return lo, hi
 
 
-def stable_signs(circuit: Circuit, domain: Domain) -> dict[str, int]:
+def stable_signs(circuit: Circuit, domain: Domain, deadline: Deadline | None = None) -> dict[str, int]:
     """For each ReLU neuron: +1 if its pre-activation is >= 0 on all of ``domain`` (the neuron is
     the identity there), -1 if it is <= 0 (the neuron is 0), 0 if it may change sign.
 
@@ -69,11 +72,12 @@ def stable_signs(circuit: Circuit, domain: Domain) -> dict[str, int]:
     >>> stable_signs(make_minimum(), Domain({'x1': RealInterval(0, 1)}))
     {'h1': 1, 'h2': -1, 'h3': 0}
     """
-    bounds = interval_bounds(circuit, domain)
+    bounds = interval_bounds(circuit, domain, deadline)
     if bounds is None:
         return {}
     signs = {}
     for a in circuit.assignments:
+        budget.check(deadline, "interval bounds")
         if a.activation is Activation.RELU:
             lo, hi = _pre_bound(a, bounds)
             signs[a.name] = 1 if lo is not None and lo >= 0 else -1 if hi is not None and hi <= 0 else 0

@@ -1,14 +1,21 @@
-"""Decide a claim by the cheapest sound method: exhaustive evaluation, region enumeration, or z3."""
+"""Decide a claim by the cheapest sound method: exhaustive evaluation, region enumeration, or z3.
+
+Every method runs under one wall-clock budget (:class:`symbolic.budget.Deadline`): the
+totality check, each point, each region, the z3 encoding and z3 itself check it, and when it
+runs out the verdict is ``unknown`` with the reason ``timeout after T s in <method>``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from fractions import Fraction
 
 import z3
 
-from symbolic import interval
-from verify import bounds, regions
+from symbolic import errors, interval
+from symbolic.budget import Deadline
+from verify import bounds, engine, regions, totality, z3_check
 from verify.circuit_to_z3 import Encoder, model_value, z3_number
 from verify.claim import Claim, Equality, Predicate, Tolerance, Unreachable
 from verify.result import Result, Verdict, confirmed, replay
@@ -18,25 +25,46 @@ from verify.result import Result, Verdict, confirmed, replay
 class Config:
     """Options for deciding claims.
 
-    ``timeout_s``: z3's budget per query (the verdict is ``unknown`` when it runs out).
+    ``timeout_s``: the wall-clock budget of one :func:`decide` call, all methods together (the
+    verdict is ``unknown`` when it runs out).
     ``max_points``: finite domains with at most this many points are checked point by point.
     ``max_cells``: budget of linear regions for 1- or 2-input claims on a bounded box (0: never
     enumerate regions); past it the claim goes to z3.
+    ``deadline``: a budget already running, shared by every step of a command (see
+    :meth:`started`); when None each :func:`decide` call starts its own ``timeout_s``.
+    ``engine``: run falsification and branch and bound (:mod:`verify.engine`) before z3.
+
+    >>> config = Config(timeout_s=2).started()
+    >>> config.deadline.timeout_s, config.started() is config
+    (2, True)
     """
 
     timeout_s: float = 10.0
     max_points: int = 4096
     max_cells: int = 200_000
+    deadline: Deadline | None = None
+    engine: bool = True
 
     def __post_init__(self) -> None:
-        if not self.timeout_s > 0:
-            raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
+        if isinstance(self.timeout_s, bool) or not isinstance(self.timeout_s, (int, float)) \
+                or not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be a positive number, got {self.timeout_s!r}")
         if self.max_points < 0 or self.max_cells < 0:
             raise ValueError(f"max_points and max_cells must be >= 0, got {self.max_points}, {self.max_cells}")
+        if self.deadline is not None and not isinstance(self.deadline, Deadline):
+            raise ValueError(f"deadline must be a symbolic.budget.Deadline, got {self.deadline!r}")
+
+    def started(self) -> Config:
+        """This config with its budget running: itself if it has one, else a new ``timeout_s`` one."""
+        if self.deadline is not None:
+            return self
+        return dataclasses.replace(self, deadline=Deadline(self.timeout_s))
 
 
 def decide(claim: Claim, config: Config = Config()) -> Result:
-    """Prove or refute ``claim``; ``unknown`` (with the reason) when the solver gives up.
+    """Prove or refute ``claim``; ``unknown`` (with the reason) when the solver gives up or the
+    budget runs out. A target undefined somewhere on the domain is refused first
+    (:class:`~symbolic.errors.PartialTargetError`, naming such a point).
 
     >>> import sympy as sp
     >>> from symbolic.circuit import from_layers
@@ -45,22 +73,54 @@ def decide(claim: Claim, config: Config = Config()) -> Result:
     >>> decide(Claim(net, sym('x'))).verdict
     <Verdict.PROVED: 'proved'>
     """
+    config = config.started()
     start = time.perf_counter()
+    method = "totality"
     try:
+        why = _check_total(claim, config)
+        if why is not None:
+            return Result(claim, Verdict.UNKNOWN, method, time.perf_counter() - start, reason=why)
         if not claim.parameters and claim.domain.size(claim.circuit.inputs) <= config.max_points:
-            return _exhaustive(claim, start)
+            method = "exhaustive"
+            return _exhaustive(claim, start, config.deadline)
         if config.max_cells:
+            method = "regions"
             result = _regions(claim, config, start)
             if result is not None:
                 return result
+        problem = None if claim.parameters or not config.engine else engine.problem_of(claim)
+        if problem is not None:  # the engine: falsify first, then branch and bound on a box
+            end = time.monotonic() + config.deadline.remaining()
+            method = "falsification"
+            result = engine.falsify_claim(claim, problem, end, start)
+            if result is not None:
+                return result
+            if engine.applicable(problem):
+                method = "bab"
+                result = engine.bab_claim(claim, problem, end, start)
+                if result.verdict is not Verdict.UNKNOWN or config.deadline.expired():
+                    return result
+        method = "z3"
         return _solve(claim, config, start)
     except interval.Undecided as exc:
         return Result(claim, Verdict.UNKNOWN, "interval", time.perf_counter() - start, reason=str(exc))
+    except errors.TimeoutExpired as exc:
+        return Result(claim, Verdict.UNKNOWN, method, time.perf_counter() - start, reason=str(exc))
 
 
-def _exhaustive(claim: Claim, start: float) -> Result:
+def _check_total(claim: Claim, config: Config) -> str | None:
+    """The totality check of the target and of the symbolic weights (see :mod:`verify.totality`)."""
+    weights = [(a.name, c) for a in claim.circuit.assignments
+               for c in (*(c for _, c in a.terms), a.bias) if not c.is_Rational]
+    target = None if isinstance(claim.kind, Unreachable) else claim.target  # output sets are total
+    return totality.check_total(target, weights, claim.domain, claim.circuit.inputs, claim.parameters,
+                                config.max_points, config.deadline)
+
+
+def _exhaustive(claim: Claim, start: float, deadline: Deadline) -> Result:
     count = 0
     for point in claim.domain.points(claim.circuit.inputs):
+        deadline.check("exhaustive evaluation")
         count += 1
         found = replay(claim, point)
         if found is not None:
@@ -78,21 +138,23 @@ def _regions(claim: Claim, config: Config, start: float) -> Result | None:
     if box is None:
         return None
     try:
-        found = regions.difference_cells(claim.circuit, claim.target, box, claim.output, config.max_cells)
+        found = regions.difference_cells(claim.circuit, claim.target, box, claim.output, config.max_cells,
+                                         config.deadline)
     except regions.TooManyRegions:
         return None
     if found is None:
         return None
     cells, name = found
     eps = claim.kind.eps if isinstance(claim.kind, Tolerance) else 0
-    worst, vertex, count = regions.vertex_extremes(cells, name)
+    worst, vertex, count = regions.vertex_extremes(cells, name, config.deadline)
     if worst <= eps:
         return Result(claim, Verdict.PROVED, "regions", time.perf_counter() - start,
                       evidence=f"N - f is affine on each of {len(cells)} linear regions of the box and "
                                f"|N - f| <= {eps} at all {count} of their vertices")
     point = {n: regions.to_fraction(x) for n, x in zip(claim.circuit.inputs, vertex)}
     if not claim.domain.contains(point):
-        point = regions.interior_witness(cells, name, lambda d: abs(d) > eps, claim.domain, claim.circuit.inputs)
+        point = regions.interior_witness(cells, name, lambda d: abs(d) > eps, claim.domain, claim.circuit.inputs,
+                                         config.deadline)
         if point is None:
             return None
     found_cex = confirmed(claim, point, "region enumeration")
@@ -102,7 +164,8 @@ def _regions(claim: Claim, config: Config, start: float) -> Result | None:
 
 def negation(claim: Claim, enc: Encoder) -> z3.BoolRef:
     """The z3 formula that holds exactly where the claim fails."""
-    values = enc.encode_circuit(claim.circuit, signs=bounds.stable_signs(claim.circuit, claim.domain))
+    signs = bounds.stable_signs(claim.circuit, claim.domain, enc.deadline)
+    values = enc.encode_circuit(claim.circuit, signs=signs)
     kind = claim.kind
     if isinstance(kind, Unreachable):  # fails where some disjunct of the output set is reached
         ops = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b, ">": lambda a, b: a > b}
@@ -122,13 +185,19 @@ def negation(claim: Claim, enc: Encoder) -> z3.BoolRef:
 
 
 def _solve(claim: Claim, config: Config, start: float) -> Result:
-    enc = Encoder(claim.domain, claim.circuit.inputs, claim.parameters)
+    enc = Encoder(claim.domain, claim.circuit.inputs, claim.parameters, config.deadline)
     solver = z3.Solver()
-    solver.set("timeout", max(1, int(config.timeout_s * 1000)))
     formula = negation(claim, enc)
     solver.add(*enc.constraints)
     solver.add(formula)
-    answer = solver.check()
+    raws = [enc.raw[name] for name in claim.variables]
+
+    def extract(s, answer):  # runs where the solver answered (maybe a forked child): plain data
+        if answer != z3.sat:
+            return None
+        return [[str(value), exact] for value, exact in (model_value(s.model(), r) for r in raws)]
+
+    answer, reason, values = z3_check.run(solver, config.deadline, "z3", extract, enc.neuron_vars)
     elapsed = time.perf_counter() - start
     neurons = len(claim.circuit.neurons)
     method = "z3+sigmoid-bounds" if enc.abstracted else "z3"
@@ -136,14 +205,12 @@ def _solve(claim: Claim, config: Config, start: float) -> Result:
         facts = " with each sigmoid bounded in (0, 1)" if enc.abstracted else ""
         stable = f", {enc.stable} of fixed sign on the domain" if enc.stable else ""
         return Result(claim, Verdict.PROVED, method, elapsed,
-                      evidence=f"z3 found the negation unsatisfiable ({neurons} neuron variables{stable}{facts})")
+                      evidence=f"z3 found the negation unsatisfiable ({neurons} neurons, "
+                               f"{enc.neuron_vars} variables{stable}{facts})")
     if answer == z3.unknown:
-        return Result(claim, Verdict.UNKNOWN, method, elapsed, reason=f"z3: {solver.reason_unknown()}")
-    model = solver.model()
-    point, exact = {}, True
-    for name in claim.variables:
-        point[name], ok = model_value(model, enc.raw[name])
-        exact = exact and ok
+        return Result(claim, Verdict.UNKNOWN, method, elapsed, reason=reason)
+    point = {name: Fraction(value) for name, (value, _) in zip(claim.variables, values)}
+    exact = all(ok for _, ok in values)
     if not exact or claim.parameters or enc.abstracted:
         found = replay(claim, point)
         if found is None:
@@ -154,4 +221,3 @@ def _solve(claim: Claim, config: Config, start: float) -> Result:
         found = confirmed(claim, point, "z3")
     return Result(claim, Verdict.REFUTED, method, time.perf_counter() - start, found,
                   evidence="z3 model, replayed exactly through the circuit and the target")
-

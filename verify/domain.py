@@ -196,7 +196,8 @@ class Domain:
         """Number of points of the product over ``names`` (``inf`` if not finite)."""
         if not self.is_finite(names):
             return math.inf
-        return math.prod(len(self.of(n)) for n in names)
+        sets = [self.of(n) for n in names]  # no len(): an integer range may be longer than sys.maxsize
+        return math.prod(len(s.values) if isinstance(s, FiniteSet) else s.hi - s.lo + 1 for s in sets)
 
     def points(self, names) -> Iterator[dict[str, Fraction]]:
         """Every point of a finite product, as ``{name: Fraction}``."""

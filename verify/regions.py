@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
-from symbolic import errors
+from symbolic import budget, errors
 from symbolic.circuit import Activation, Assignment, Circuit
 
 try:  # gmpy2's rationals are about 6x faster than Fraction; both are exact
@@ -34,7 +34,8 @@ class Cell:
     forms: dict[str, tuple]
 
 
-def _value(form: tuple, vertex: tuple):
+def form_value(form: tuple, vertex: tuple):
+    """The value of the affine ``form`` at ``vertex``."""
     total = form[-1]
     for a, x in zip(form, vertex):
         total += a * x
@@ -92,10 +93,11 @@ def _proper(poly, width: int) -> bool:
 
 
 def enumerate_regions(circuit: Circuit, box: Mapping[str, tuple[Fraction, Fraction]],
-                      max_cells: int = 200_000) -> list[Cell]:
+                      max_cells: int = 200_000, deadline: budget.Deadline | None = None) -> list[Cell]:
     """The cells of the closed box on which every neuron has a fixed state, with the affine form
     of each output on each cell. Cells of lower dimension are dropped: the circuit is continuous,
     so its values there are limits of values on the full-dimensional cells around them.
+    ``deadline`` is checked for every cell (:class:`~symbolic.errors.TimeoutExpired`).
 
     >>> from networks.library import make_absolute_value
     >>> cells = enumerate_regions(make_absolute_value(), {'x': (Fraction(-1), Fraction(2))})
@@ -135,6 +137,7 @@ def enumerate_regions(circuit: Circuit, box: Mapping[str, tuple[Fraction, Fracti
         dead = [s for s in set(a.sources) if last_use.get(s) == index]
         next_cells = []
         for cell in cells:
+            budget.check(deadline, "region enumeration")
             pre = _combine(a, cell.forms, coeffs, bias, width)
             for s in dead:
                 del cell.forms[s]
@@ -142,7 +145,7 @@ def enumerate_regions(circuit: Circuit, box: Mapping[str, tuple[Fraction, Fracti
                 cell.forms[a.name] = pre
                 next_cells.append(cell)
                 continue
-            values = [_value(pre, v) for v in cell.vertices]
+            values = [form_value(pre, v) for v in cell.vertices]
             if all(v >= 0 for v in values):
                 cell.forms[a.name] = pre
                 next_cells.append(cell)
@@ -179,7 +182,8 @@ def applicable_box(claim_inputs: Sequence[str], domain) -> dict[str, tuple[Fract
     return box
 
 
-def difference_cells(circuit: Circuit, target, box, output=None, max_cells: int = 200_000):
+def difference_cells(circuit: Circuit, target, box, output=None, max_cells: int = 200_000,
+                     deadline: budget.Deadline | None = None):
     """Cells of ``N - f`` on the closed box, and the name of the difference; None if ``f`` is not
     continuous piecewise-linear (it cannot be lowered to ReLUs)."""
     from symbolic.expr_to_circuit import difference_circuit
@@ -190,35 +194,37 @@ def difference_cells(circuit: Circuit, target, box, output=None, max_cells: int 
         return None
     if any(a.activation is Activation.SIGMOID for a in diff.assignments):
         return None
-    return enumerate_regions(diff, box, max_cells), diff.output
+    return enumerate_regions(diff, box, max_cells, deadline), diff.output
 
 
-def vertex_extremes(cells, name: str):
+def vertex_extremes(cells, name: str, deadline: budget.Deadline | None = None):
     """``(max |D|, vertex attaining it, vertex count)`` over all cell vertices (exact)."""
     best, at, count = None, None, 0
     for cell in cells:
+        budget.check(deadline, "region enumeration")
         form = cell.forms[name]
         for v in cell.vertices:
             count += 1
-            value = abs(_value(form, v))
+            value = abs(form_value(form, v))
             if best is None or value > best:
                 best, at = value, v
     return best, at, count
 
 
-def interior_witness(cells, name: str, bad, domain, inputs):
+def interior_witness(cells, name: str, bad, domain, inputs, deadline: budget.Deadline | None = None):
     """A point of the domain where ``bad(D)`` holds, near a violating vertex (for open boxes)."""
     for cell in cells:
+        budget.check(deadline, "region enumeration")
         form = cell.forms[name]
         centre = tuple(sum(v[i] for v in cell.vertices) / len(cell.vertices) for i in range(len(inputs)))
         for v in cell.vertices:
-            if not bad(_value(form, v)):
+            if not bad(form_value(form, v)):
                 continue
             t = Q(1, 2)
             for _ in range(64):
                 p = tuple(x + t * (c - x) for x, c in zip(v, centre))
                 point = {n: to_fraction(x) for n, x in zip(inputs, p)}
-                if domain.contains(point) and bad(_value(form, p)):
+                if domain.contains(point) and bad(form_value(form, p)):
                     return point
                 t /= 2
     return None

@@ -6,11 +6,13 @@ import dataclasses
 import time
 from collections.abc import Sequence
 
+import sympy as sp
+
+from symbolic import errors
+from symbolic.budget import Deadline
 from symbolic.circuit import Circuit
 from symbolic.circuit_to_canonical import canonicalize
 from symbolic.circuit_to_closed_form import closed_form
-import sympy as sp
-
 from symbolic.printing import show
 from symbolic.circuit_to_rounded import DENOMINATORS, largest_denominator, round_weights, rounding_shift
 from verify.claim import Claim
@@ -43,14 +45,22 @@ class Rounding:
     def proved(self) -> bool:
         return self.result.verdict is Verdict.PROVED
 
-    def facts(self) -> dict:
-        """What reports and JSON show about the rounding: closed forms, bound, every attempt."""
+    def facts(self, deadline: Deadline | None = None) -> dict:
+        """What reports and JSON show about the rounding: closed forms, bound, every attempt.
+        A closed form beyond the inlining limits or the budget is ``skipped: <why>``."""
         return {
-            "rounded_expression": show(closed_form(self.rounded, minmax=True)),
-            "rounded_relu_form": show(closed_form(self.rounded)),
+            "rounded_expression": _closed_form_text(self.rounded, True, deadline),
+            "rounded_relu_form": _closed_form_text(self.rounded, False, deadline),
             "denominator": self.denominator,
             "rounding_attempts": rounding_attempts(self),
         }
+
+
+def _closed_form_text(circuit: Circuit, minmax: bool, deadline: Deadline | None) -> str:
+    try:
+        return show(closed_form(circuit, minmax=minmax, deadline=deadline))
+    except (errors.LimitError, errors.TimeoutExpired) as exc:
+        return f"skipped: {exc}"
 
 
 #: A rounding may move each weight by at most this fraction of its assignment's largest weight:
@@ -65,7 +75,9 @@ def round_and_prove(claim: Claim, config: Config = Config(),
     Bounds that would move a weight by more than ``max_shift`` (relative) are skipped.
 
     If no bound proves it, the last attempt's verdict (refuted with a replayed counterexample,
-    or unknown) is returned: the claim itself is never weakened.
+    or unknown) is returned: the claim itself is never weakened. The whole search shares one
+    budget (``config.deadline``, or ``config.timeout_s`` from now); when it ends the result is
+    ``unknown`` with the reason.
 
     >>> import sympy as sp
     >>> from symbolic.circuit import from_layers
@@ -77,18 +89,25 @@ def round_and_prove(claim: Claim, config: Config = Config(),
     (True, 1)
     """
     start = time.perf_counter()
-    canonical = canonicalize(claim.circuit)
+    config = config.started()  # one budget for the whole search
     attempts: list[tuple[int, Verdict | None]] = []
-    result, rounded, bound = None, canonical, denominators[-1]
-    for bound in denominators:
-        if bound != denominators[-1] and rounding_shift(canonical, bound) > max_shift:  # the finest is always tried
-            attempts.append((bound, None))
-            continue
-        rounded = round_weights(canonical, bound)
-        result = decide(dataclasses.replace(claim, circuit=rounded), config)
-        attempts.append((bound, result.verdict))
-        if result.verdict is Verdict.PROVED:
-            break
+    canonical = rounded = claim.circuit
+    result, bound = None, denominators[0]
+    try:
+        canonical = rounded = canonicalize(claim.circuit, config.deadline)
+        for bound in denominators:
+            finest = bound == denominators[-1]  # the finest is always tried
+            if not finest and rounding_shift(canonical, bound, config.deadline) > max_shift:
+                attempts.append((bound, None))
+                continue
+            rounded = round_weights(canonical, bound, config.deadline)
+            result = decide(dataclasses.replace(claim, circuit=rounded), config)
+            attempts.append((bound, result.verdict))
+            if result.verdict is Verdict.PROVED or config.deadline.expired():
+                break
+    except errors.TimeoutExpired as exc:
+        result = Result(dataclasses.replace(claim, circuit=rounded), Verdict.UNKNOWN, "rounding",
+                        time.perf_counter() - start, reason=str(exc))
     return Rounding(canonical, rounded, bound, result, tuple(attempts), time.perf_counter() - start)
 
 
