@@ -47,7 +47,7 @@ SCHEMES = ("tcp", "tls", "ws", "wss")
 REPORT_FORMATS = ("html", "md", "json")
 
 _HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)$")
-_BYTES = re.compile(r"^\s*([0-9][0-9_]*)\s*(?:([KMGT])(?:i?B)?|B)?\s*$", re.IGNORECASE)
+_BYTES = re.compile(r"^\s*([0-9](?:_?[0-9]){0,19})\s*(?:([KMGT])(?:i?B)?|B)?\s*$", re.IGNORECASE)
 _UNITS = {None: 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 

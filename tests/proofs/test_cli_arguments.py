@@ -109,7 +109,8 @@ def test_output_paths_are_checked_before_work(capsys, tmp_path):
     blocker.write_text("x")
     cases = [
         (["census", "identity", "--seeds", "1", "--out", str(tmp_path)], "--out", "a folder"),
-        (["census", "identity", "--seeds", "1", "--out", str(tmp_path / "missing" / "r.jsonl")], "--out", "does not exist"),
+        (["census", "identity", "--seeds", "1", "--out", str(tmp_path / "missing" / "r.jsonl")], "--out",
+         "does not exist"),
         (["census", "identity", "--seeds", "1", "--out", str(blocker / "r.jsonl")], "--out", "is not a folder"),
         (["census", "identity", "--seeds", "1", "--out", "/dev/null"], "--out", "character device"),
         (["train", "identity", "--seed", "0", "--out", str(tmp_path)], "--out", "a folder"),
@@ -125,7 +126,7 @@ def test_output_paths_are_checked_before_work(capsys, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs a read-only /sys to find an unwritable folder as root")
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs /sys: an unwritable folder even for root")
 def test_unwritable_folder_is_found_by_writing_not_by_permission_bits(capsys):
     # root passes every os.access check; the probe writes a temporary file and deletes it
     code, _, err = run(capsys, "train", "identity", "--seed", "0", "--out", "/sys/kernel/m.json")
@@ -157,7 +158,8 @@ def test_value_parsers_accept_what_they_document():
 @pytest.mark.parametrize("function,text", [
     (cli_args.seconds, "0.0009"), (cli_args.seconds, "1e400"), (cli_args.seconds, ""),
     (cli_args.integer(0, 5), "6"), (cli_args.integer(0, 5), "0x5"), (cli_args.integer(0, 5), "5" * 40),
-    (cli_args.byte_size, "-1"), (cli_args.byte_size, "1.5G"), (cli_args.scheduler_address, "inproc://x:1"),
+    (cli_args.byte_size, "-1"), (cli_args.byte_size, "1.5G"), (cli_args.byte_size, "1__0"),
+    (cli_args.byte_size, "9" * 5000), (cli_args.scheduler_address, "inproc://x:1"),
     (cli_args.scheduler_address, "tcp://[::1]"), (cli_args.scheduler_address, "tcp://a b:1"),
     (cli_args.scheduler_address, "tcp://host:٣"), (cli_args.non_negative_number, "__import__('os')"),
 ])
