@@ -330,46 +330,9 @@ def _relax_unstable(parts: flint.fmpz_mat, k: int, unstable: Sequence[int], boun
         else:
             ap, aq, sp, sq = int(a.p), int(a.q), int(s.p), int(s.q)
             if aq > 1 or sq > 1:
-                drop -= lo  # a product rounded down on a pre >= l (l < 0)
+                drop -= lo  # a product rounded down, on a pre >= l (l < 0)
         if ap == aq == 1:
             e += [v if v > 0 else v * sp // sq for v in col]
-        elif ap == 0:
-            e += [0 if v > 0 else v * sp // sq for v in col]
-        else:
-            e += [v * ap // aq if v > 0 else v * sp // sq for v in col]
-    if drop:
-        const[:] = [c - scale * drop for c in const]
-    return z, scale, prec
-
-
-def _relax_unstable(parts: flint.fmpz_mat, k: int, unstable: Sequence[int], bounds: Bounds, alpha: Mapping,
-                    scale: flint.fmpq, const: list, exact: bool) -> tuple[int, flint.fmpz_mat]:
-    """The relaxed coefficients of level ``k``'s unstable ReLUs (format step 2).
-
-    ``parts * scale`` are the coefficients on their outputs ``h``. A coefficient ``c > 0`` takes the
-    lower line ``h >= alpha * pre`` (``c * alpha`` on ``pre``); ``c < 0`` takes the chord
-    ``h <= s * (pre - l)`` (``c * s`` on ``pre``, and ``-c * s * l`` added to ``const``). Returns
-    ``(f, E)`` with the coefficients on ``pre`` equal to ``E * scale / f``. When ``exact``, ``f``
-    is the slopes' common denominator; otherwise ``f = 1`` and each product is rounded down to an
-    integer: it drops by less than one unit on a ``pre >= l``, so ``const`` pays ``-l`` units.
-    """
-    lower = [alpha.get((k, i), bounds.alpha[k][i]) for i in unstable]
-    slopes = [bounds.slopes[k][i] for i in unstable]
-    lows = [bounds.lower[k][i] for i in unstable]
-    rows, u = parts.nrows(), len(unstable)
-    values = parts.transpose().entries()  # column by column
-    columns = [values[t * rows:(t + 1) * rows] for t in range(u)]
-    f = math.lcm(1, *(int(v.q) for v in lower), *(int(v.q) for v in slopes)) if exact else 1
-    e, drop = [], flint.fmpq(0)
-    for col, a, s, lo in zip(columns, lower, slopes, lows):
-        (ap, aq), (sp, sq) = (int(a.p) * (f // int(a.q)), f // int(a.q) * 0 + 1), (int(s.p), int(s.q))
-        if exact:
-            sp, sq = sp * (f // sq), 1
-        else:
-            ap, aq = int(a.p), int(a.q)
-            drop -= lo if aq > 1 or sq > 1 else 0  # a rounded-down product, on a pre >= l
-        if aq == 1 and ap == f:
-            e += [v if v > 0 else v * sp // sq for v in col] if f == 1 else [v * f if v > 0 else v * sp for v in col]
         elif ap == 0:
             e += [0 if v > 0 else v * sp // sq for v in col]
         else:
