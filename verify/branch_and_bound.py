@@ -39,6 +39,10 @@ class Settings:
     relu_inputs: int = 12
     relu_when: int = 2
     mu_steps: int = 10
+    alpha_steps: int = 0
+    branching: str = "strong"
+    strong_dims: int = 3
+    branch_share: float = 0.4
     lp_neurons: int = 100
     lp_share: float = 0.5
     exact_neurons: int = 64
@@ -64,6 +68,7 @@ class Stats:
     bounds_s: float = 0.0
     mu_s: float = 0.0
     lp_s: float = 0.0
+    branch_s: float = 0.0
     exact_s: float = 0.0
     cex_s: float = 0.0
     total_s: float = 0.0
@@ -98,7 +103,7 @@ class _Search:
         self.inputs_only = settings.split == "input"
         self.relu_first = settings.split == "relu" or (settings.split == "auto" and
                                                        problem.layers.n_inputs > settings.relu_inputs)
-        self.t = dict(bounds=0.0, mu=0.0, lp=0.0, exact=0.0, cex=0.0)
+        self.t = dict(bounds=0.0, mu=0.0, lp=0.0, branch=0.0, exact=0.0, cex=0.0)
         self.counts = dict(nodes=0, input=0, relu=0, lp=0)
         self.stuck = 0
         neurons = int(self.offsets[-1])
@@ -126,7 +131,7 @@ class _Search:
         total = time.perf_counter() - self.start
         stats = Stats(self.counts["nodes"], len(self.tree.leaves), self.tree.max_depth, self.counts["input"],
                       self.counts["relu"], self.counts["lp"], self.t["bounds"], self.t["mu"], self.t["lp"],
-                      self.t["exact"], self.t["cex"], total, min(1.0, self.volume))
+                      self.t["branch"], self.t["exact"], self.t["cex"], total, min(1.0, self.volume))
         if self.found is not None:
             return Outcome("refuted", *self.found, None, stats)
         if not stack and not reason and not self.stuck:
@@ -158,6 +163,7 @@ class _Search:
         self._counterexamples(lo, hi, state == 0, proofs.A, points)
         if self.found is not None:
             return []
+        dims = self._choose_dims(lo, hi, state == 0, proofs, fb) if self.s.branching == "strong" else None
         children = []
         for b in range(len(batch)):
             if state[b] == 1:
@@ -167,7 +173,8 @@ class _Search:
             elif state[b] == 3 and self._exact(ids[b], lo[b], hi[b], flat[b], proofs, b):
                 pass
             else:
-                children.extend(self._split(ids[b], lo[b], hi[b], flat[b], fb, b, proofs))
+                children.extend(self._split(ids[b], lo[b], hi[b], flat[b], fb, b, proofs,
+                                            None if dims is None else dims[b]))
         return children
 
     def _bound_sound(self, lo, hi, flat, phases):
@@ -178,9 +185,11 @@ class _Search:
         empty = confirm_leaves.certainly_empty(sb, phases)
         fb = confirm_leaves.as_float_bounds(sb, *self.root.outer(lo, hi), phases)
         proofs, atoms = node_proofs.atom_proofs(self.p, sb)
+        self._parent_atoms = atoms
         self.t["bounds"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         node_proofs.improve_mu(self.p, sb, fb, proofs, atoms, empty, self.s.mu_steps)
+        node_proofs.improve_alpha(self.p, sb, fb, proofs, empty, self.s.alpha_steps)
         self.t["mu"] += time.perf_counter() - t0
         points = []
         open_ = np.nonzero(~proofs.proved & ~empty)[0]
@@ -204,6 +213,7 @@ class _Search:
         B = lo.shape[0]
         fb = lb.node_bounds(self.layers, lo, hi, phases, all_rows=True)
         values, As = multipliers.atom_bounds(self.layers, fb, self.p.specs)
+        self._parent_atoms = values
         proofs = node_proofs.Proofs([], [], [], [], [], [])
         for d, spec in enumerate(self.p.specs):
             best = np.argmax(values[d], axis=0)
@@ -276,7 +286,47 @@ class _Search:
         self.t["cex"] += time.perf_counter() - t0
 
     # -- splitting ----------------------------------------------------------------------------
-    def _split(self, node, lo, hi, flat, bounds, b, proofs):
+    def _choose_dims(self, lo, hi, open_, proofs, parent) -> np.ndarray:
+        """Strong branching on inputs: bound both halves of the ``strong_dims`` most promising input
+        splits (by the smear rule) of each open node (float guides, batched) and pick the split with
+        the best product of improvements; -1 (the smear rule decides) when no split improves alone
+        or strong branching has used its share of the time."""
+        B, n = lo.shape
+        dims = np.full(B, -1)
+        idx = np.nonzero(open_)[0]
+        elapsed = time.perf_counter() - self.start
+        if idx.size == 0 or self.t["branch"] > self.s.branch_share * elapsed:
+            return dims
+        t0 = time.perf_counter()
+        width = hi[idx] - lo[idx]
+        room = width > 1e-9 * np.maximum(1.0, np.abs(lo[idx]) + np.abs(hi[idx]))
+        smear = sum(np.abs(A[idx]) for A in proofs.A) * width
+        k = min(self.s.strong_dims, n)
+        cand = np.argsort(-np.where(room, smear + 1e-300, -1.0), axis=1)[:, :k]       # (N, k)
+        node = np.repeat(np.arange(idx.size), 2 * k)
+        j = np.repeat(cand.reshape(-1), 2)
+        half = np.tile([0, 1], idx.size * k)
+        c_lo, c_hi = lo[idx][node].copy(), hi[idx][node].copy()
+        rows = np.arange(node.size)
+        mid = (c_lo[rows, j] + c_hi[rows, j]) / 2
+        c_hi[rows[half == 0], j[half == 0]] = mid[half == 0]
+        c_lo[rows[half == 1], j[half == 1]] = mid[half == 1]
+        fb = lb.node_bounds(self.layers, c_lo, c_hi)
+        values, _ = multipliers.atom_bounds(self.layers, fb, self.p.specs)
+        child = np.min([v.max(axis=0) for v in values], axis=0).reshape(idx.size, k, 2)
+        base = np.min([np.max(a[:, idx], axis=0) for a in self._parent_atoms], axis=0)[:, None, None]
+        floor = 1e-3 * (np.abs(base) + 1e-9)
+        gain = np.maximum(child - base, floor)
+        score = gain[:, :, 0] * gain[:, :, 1]                       # the product rule of strong branching
+        ok = np.take_along_axis(room, cand, axis=1)
+        score = np.where(ok, score, -np.inf)
+        informative = (np.where(ok, gain.max(axis=2), 0) > floor[:, :, 0]).any(axis=1)
+        best = cand[np.arange(idx.size), np.argmax(score, axis=1)]
+        dims[idx] = np.where(informative, best, -1)
+        self.t["branch"] += time.perf_counter() - t0
+        return dims
+
+    def _split(self, node, lo, hi, flat, bounds, b, proofs, dim=None):
         width = hi - lo
         room = width > 1e-9 * np.maximum(1.0, np.abs(lo) + np.abs(hi))
         unstable = self._unstable(bounds, b, flat)
@@ -284,7 +334,7 @@ class _Search:
         if room.any() and not self.relu_first and not (few and not self.inputs_only):
             score = sum(np.abs(proofs.A[d][b]) for d in range(len(proofs.mu)) if not proofs.ok[d][b]) * width
             score = np.where(room, score + 1e-300 * width, -1.0)
-            j = int(np.argmax(score))
+            j = int(np.argmax(score)) if dim is None or dim < 0 else int(dim)
             at = float((lo[j] + hi[j]) / 2)
             if lo[j] < at < hi[j]:
                 self.counts["input"] += 1

@@ -29,51 +29,67 @@ def atom_bounds(layers: Layers, bounds: lb.NodeBounds, specs, pre: dict | None =
     return [values[a:b] for a, b in zip(cuts[:-1], cuts[1:])], [A[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
 
 
-def relaxed_forward(layers: Layers, bounds: lb.NodeBounds, x: np.ndarray, signs: list) -> np.ndarray:
-    """Outputs (B, n_out) of the relaxed network at ``x`` (B, n): each unstable neuron follows its
-    lower line where ``signs[k - 1] > 0`` (positive objective coefficient) and its chord elsewhere."""
+def relaxed_forward(layers: Layers, bounds: lb.NodeBounds, x: np.ndarray, signs: list, alpha: dict | None = None):
+    """Outputs (B, n_out) and pre-activations (per level) of the relaxed network at ``x`` (B, n):
+    each unstable neuron follows its lower line (slope ``alpha[k]`` or the default) where
+    ``signs[k - 1] > 0`` (positive objective coefficient) and its chord elsewhere."""
     relax = lb.relaxation(layers, bounds)
-    values = [x]
+    values, pres = [x], []
     for k, lv in enumerate(layers.levels, start=1):
         pre = lv.bias + sum(values[b.source] @ b.weights.T for b in lv.blocks)
-        low = relax.s_low[k - 1] * pre
+        slope = relax.s_low[k - 1]
+        if alpha is not None and k in alpha:
+            slope = np.where(relax.unstable[k - 1], alpha[k], slope)
         upper = relax.s_up[k - 1] * pre + relax.t_up[k - 1]
-        values.append(np.where(signs[k - 1] > 0, low, upper))
-    return np.stack([values[k][:, i] for k, i in layers.outputs], axis=1)
+        values.append(np.where(signs[k - 1] > 0, slope * pre, upper))
+        pres.append(pre)
+    return np.stack([values[k][:, i] for k, i in layers.outputs], axis=1), pres
 
 
 def optimise_mu(layers: Layers, bounds: lb.NodeBounds, spec: Spec, start: np.ndarray, steps: int = 12,
-                pre: dict | None = None):
-    """Improve multipliers ``start`` (B, m) on the simplex; returns ``(mu, value, A)`` of the best."""
+                pre: dict | None = None, with_alpha: bool = False):
+    """Improve multipliers ``start`` (B, m) on the simplex (and, ``with_alpha``, the lower slopes of
+    unstable neurons in [0, 1]) by projected supergradient ascent on the back-substitution bound.
+
+    With the relaxation choices fixed, the bound is ``min_x mu . G F(x)`` for the relaxed network F;
+    at the minimising corner x* its supergradient is ``G F(x*)`` in mu and ``lam_j pre_j(x*)`` in
+    the slope of neuron j (``lam_j > 0`` its coefficient). Returns ``(mu, value, A, alpha)`` of the
+    best iterate (``alpha`` None unless optimised).
+    """
     B = start.shape[0]
+    relax = lb.relaxation(layers, bounds)
     mu = start / start.sum(axis=1, keepdims=True)
+    alpha = {k: relax.s_low[k - 1].copy() for k in range(1, len(layers.levels) + 1)} if with_alpha else None
     best_mu, best_val, best_A = mu.copy(), np.full(B, -np.inf), np.zeros((B, layers.n_inputs))
-    step = 0.5
+    best_alpha = None if alpha is None else {k: a.copy() for k, a in alpha.items()}
+    step, a_step = 0.5, 0.5
     for _ in range(steps):
-        out = mu @ spec.out
-        inp = mu @ spec.inp
-        const = -(mu @ spec.rhs)
-        signs = {}
-        value, A, _ = _joint(layers, bounds, out, inp, const, pre, signs)
+        signs: dict = {}
+        value, A, _ = lb.objective_lower(layers, bounds, (mu @ spec.out)[None], (mu @ spec.inp)[None],
+                                         -(mu @ spec.rhs)[None], None if alpha is None else
+                                         {k: a[None] for k, a in alpha.items()}, pre, record=signs)
+        value, A = value[0], A[0]
         better = value > best_val
         best_mu[better], best_val[better], best_A[better] = mu[better], value[better], A[better]
+        if alpha is not None:
+            for k in alpha:
+                best_alpha[k][better] = alpha[k][better]
         if (best_val > 0).all():
             break
         x = np.where(A > 0, bounds.lo, bounds.hi)
-        y = relaxed_forward(layers, bounds, x, [signs.get(k, np.zeros((B, lv.size)))
-                                                for k, lv in enumerate(layers.levels, start=1)])
+        sign_list = [signs.get(k, np.zeros((B, lv.size))) for k, lv in enumerate(layers.levels, start=1)]
+        y, pres = relaxed_forward(layers, bounds, x, sign_list, alpha)
         grad = y @ spec.out.T + x @ spec.inp.T - spec.rhs          # (B, m): g_i of the relaxed net at x*
         scale = np.abs(grad).max(axis=1, keepdims=True) + 1e-30
-        mu = _project(mu + step * grad / scale)
+        if spec.size > 1:
+            mu = _project(mu + step * grad / scale)
+        if alpha is not None:
+            for k in alpha:
+                g = np.maximum(sign_list[k - 1], 0.0) * pres[k - 1]
+                alpha[k] = np.where(relax.unstable[k - 1], np.clip(alpha[k] + a_step * np.sign(g), 0.0, 1.0), alpha[k])
         step *= 0.7
-    return best_mu, best_val, best_A
-
-
-def _joint(layers: Layers, bounds: lb.NodeBounds, out, inp, const, pre, signs: dict):
-    """One row per node: bound, final A (B, n); records the sign of each neuron's coefficient."""
-    value, A, _ = lb.objective_lower(layers, bounds, out[None], inp[None], const[None], pre_coeffs=pre,
-                                     record=signs)
-    return value[0], A[0], signs
+        a_step *= 0.7
+    return best_mu, best_val, best_A, best_alpha
 
 
 def _project(v: np.ndarray) -> np.ndarray:

@@ -72,7 +72,7 @@ def improve_mu(problem: Problem, sb: Sound, fb: lb.NodeBounds, proofs: Proofs, a
         v = atoms[d][:, todo].T
         top = v.max(axis=1, keepdims=True)
         start = np.exp(np.clip((v - top) / (np.abs(top) + 1e-12), -30, 0))
-        m2, _, _ = multipliers.optimise_mu(problem.layers, lb.take(fb, todo), spec, start, steps)
+        m2, _, _, _ = multipliers.optimise_mu(problem.layers, lb.take(fb, todo), spec, start, steps)
         q = _quantise(m2)
         q = np.where(q.sum(axis=1, keepdims=True) > 0, q, 1.0 / spec.size)
         trial = proofs.mu[d].copy()
@@ -82,6 +82,33 @@ def improve_mu(problem: Problem, sb: Sound, fb: lb.NodeBounds, proofs: Proofs, a
         better[todo] = (safe[0][todo] & ~proofs.ok[d][todo]) | (values[0][todo] > proofs.value[d][todo])
         proofs.mu[d][better], proofs.value[d][better], proofs.A[d][better] = trial[better], values[0][better], A[0][better]
         proofs.ok[d] = proofs.ok[d] | (better & safe[0])
+
+
+def improve_alpha(problem: Problem, sb: Sound, fb: lb.NodeBounds, proofs: Proofs, empty, steps: int) -> None:
+    """Optimise lower slopes (and atom multipliers) where the bounds still fail (in place)."""
+    B = sb.lo.shape[0]
+    for d, spec in enumerate(problem.specs):
+        todo = np.nonzero(~proofs.ok[d] & ~empty)[0] if steps else []
+        if len(todo) == 0:
+            continue
+        m2, _, _, a2 = multipliers.optimise_mu(problem.layers, lb.take(fb, todo), spec, proofs.mu[d][todo] + 1e-3,
+                                               steps, with_alpha=True)
+        q = _quantise(m2)
+        q = np.where(q.sum(axis=1, keepdims=True) > 0, q, 1.0 / spec.size)
+        trial = proofs.mu[d].copy()
+        trial[todo] = q
+        alpha = {}
+        for k, a in a2.items():
+            full = np.full((B, a.shape[1]), np.nan)
+            full[todo] = np.where(sb.unstable[k - 1][todo], _quantise(a), np.nan)
+            alpha[k] = full[None]
+        values, A, safe = confirm_leaves.proof_values(problem, sb, d, trial[None], alpha=alpha, want_a=True)
+        better = np.zeros(B, dtype=bool)
+        better[todo] = safe[0][todo] | (values[0][todo] > proofs.value[d][todo])
+        for b in np.nonzero(better)[0]:
+            proofs.mu[d][b] = trial[b]
+            proofs.alpha[d][b] = {k: a[0, b] for k, a in alpha.items()}
+            proofs.value[d][b], proofs.A[d][b], proofs.ok[d][b] = values[0][b], A[0][b], bool(safe[0][b])
 
 
 def lp_proofs(problem: Problem, sb: Sound, lo, hi, phases, proofs: Proofs, nodes, deadline: float,

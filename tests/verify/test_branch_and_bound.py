@@ -114,9 +114,10 @@ def test_wrong_float_guides_never_close_a_node(monkeypatch):
     claim = Claim(net, sp.Min(X1, X2, X3), box, Tolerance(Fraction(err * 0.8).limit_denominator(1000)))
     expected = z3_verdict(claim)
 
-    def bad_mu(layers, bounds, spec, start, steps=0, pre=None):
+    def bad_mu(layers, bounds, spec, start, steps=0, pre=None, with_alpha=False):
         B = start.shape[0]
-        return np.full((B, spec.size), 7.0), np.full(B, 1e9), np.zeros((B, layers.n_inputs))
+        alpha = {k: np.full((B, lv.size), 0.9) for k, lv in enumerate(layers.levels, start=1)} if with_alpha else None
+        return np.full((B, spec.size), 7.0), np.full(B, 1e9), np.zeros((B, layers.n_inputs)), alpha
 
     class Liar:
         def __init__(self, n_levels, sizes):
