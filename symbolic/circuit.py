@@ -386,10 +386,33 @@ class Circuit:
 
     # -- editing ---------------------------------------------------------------------------
     def renamed(self, mapping: Mapping[str, str]) -> Circuit:
-        """A copy with names replaced by ``mapping`` (names not in it are kept)."""
+        """A copy with names replaced by ``mapping``; names not in it are kept, unless a name of
+        ``mapping`` takes them: those move to ``name_1``, ``name_2``, ... (so renaming the inputs
+        of a loaded network to ``h1_1`` does not clash with its hidden neuron ``h1_1``).
+
+        >>> net = from_layers([([[1], [-1]], None), ([[1, 1]], None)])
+        >>> print(net.renamed({'x': 'h1_1'}))
+        inputs: h1_1
+        h1_1_1 = R(h1_1)
+        h1_2 = R(-h1_1)
+        y = h1_1_1 + h1_2
+        outputs: y
+        """
+        taken = {mapping[n] for n in mapping if n in self.by_name or n in self.inputs}
+        final: dict[str, str] = {}
+        for name in (*self.inputs, *self.by_name):
+            if name in mapping:
+                final[name] = mapping[name]
+                continue
+            new, k = name, 0
+            while new in taken:
+                k += 1
+                new = f"{name}_{k}"
+            final[name] = new
+            taken.add(new)
 
         def r(name: str) -> str:
-            return mapping.get(name, name)
+            return final.get(name, name)
 
         assignments = tuple(
             Assignment(r(a.name), tuple((r(s), c) for s, c in a.terms), a.bias, a.activation)

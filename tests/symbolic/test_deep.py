@@ -155,3 +155,12 @@ def test_generated_names_avoid_the_inputs(name):
     canonical = canonicalize(net)
     assert canonical.inputs == (name,) and canonical.evaluate({name: 3}) == net.evaluate({name: 3})
     assert round_weights(net, 2).evaluate({name: 4}) == (Fraction(2),)
+
+
+def test_renaming_inputs_onto_generated_names_moves_the_neurons():
+    """``--inputs h1_1`` on a dense model: the hidden neuron h1_1 moves to h1_1_1 (was exit 2)."""
+    from networks.json_to_circuit import loads
+
+    net = loads('{"layers": [{"W": [[1], [-1]]}, {"W": [[1, 1]]}]}', input_names=["h1_1"])
+    assert net.inputs == ("h1_1",) and net.evaluate({"h1_1": -3}) == (Fraction(3),)
+    assert [a.name for a in net.assignments] == ["h1_1_1", "h1_2", "y"]
