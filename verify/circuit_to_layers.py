@@ -96,7 +96,8 @@ class Layers:
         """Values of every level (post-activation), level 0 being ``x`` itself."""
         values = [np.asarray(x, dtype=np.float64)]
         for lv in self.levels:
-            pre = lv.bias + sum(values[b.source] @ b.weights.T for b in lv.blocks)
+            pre = np.broadcast_to(lv.bias, (len(values[0]), lv.size)) + sum(
+                (values[b.source] @ b.weights.T for b in lv.blocks), np.zeros((len(values[0]), lv.size)))
             values.append(np.where(lv.relu, np.maximum(pre, 0.0), pre))
         return values
 

@@ -36,7 +36,7 @@ def relaxed_forward(layers: Layers, bounds: lb.NodeBounds, x: np.ndarray, signs:
     relax = lb.relaxation(layers, bounds)
     values, pres = [x], []
     for k, lv in enumerate(layers.levels, start=1):
-        pre = lv.bias + sum(values[b.source] @ b.weights.T for b in lv.blocks)
+        pre = lv.bias + sum((values[b.source] @ b.weights.T for b in lv.blocks), np.zeros((len(x), lv.size)))
         slope = relax.s_low[k - 1]
         if alpha is not None and k in alpha:
             slope = np.where(relax.unstable[k - 1], alpha[k], slope)
