@@ -498,7 +498,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    started = time.monotonic()  # --timeout counts from here: parsing imports sympy, z3, ...
+    # --timeout counts from the start of the process when it is the command (argv from the command
+    # line), else from here: interpreter start-up and parsing (which imports sympy, z3) count too.
+    from symbolic.budget import process_start
+
+    started = process_start() if argv is None else time.monotonic()
     try:
         args = build_parser().parse_args(argv)
         args.started = started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 
 from symbolic import errors
@@ -73,6 +74,26 @@ class Deadline:
         self.check(where)
         left = self.remaining()
         return _Z3_MAX_MS if math.isinf(left) else max(1, min(_Z3_MAX_MS, int(left * 1000)))
+
+
+def process_start() -> float:
+    """The ``time.monotonic()`` at which this process started (Linux ``/proc``), or now when that
+    cannot be read: a command's budget then also covers the interpreter's own start-up.
+
+    >>> 0 <= time.monotonic() - process_start() < 3600 * 24 * 365
+    True
+    """
+    now = time.monotonic()
+    try:
+        with open("/proc/self/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        with open("/proc/uptime", "rb") as handle:
+            uptime = float(handle.read().split()[0])
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of stat: start time since boot
+    except (OSError, ValueError, IndexError):
+        return now
+    age = uptime - started
+    return now - age if 0 <= age < 3600 * 24 * 365 else now
 
 
 #: A budget that never runs out (the default of library functions called without one).
