@@ -11,6 +11,7 @@ the box certified. Nodes are bounded in batches (vectorised over boxes); proofs 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import time
 from fractions import Fraction
 
@@ -114,7 +115,8 @@ class _Search:
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> Outcome:
-        stack = [(0, self.root.lo.copy(), self.root.hi.copy(), np.zeros(int(self.offsets[-1]), dtype=np.int8))]
+        # open nodes, most violated first (a counterexample is found sooner; proofs need all nodes)
+        stack = [(-np.inf, 0, (0, self.root.lo.copy(), self.root.hi.copy(), np.zeros(int(self.offsets[-1]), dtype=np.int8)))]
         reason = ""
         while stack:
             if time.monotonic() > self.deadline:
@@ -123,9 +125,9 @@ class _Search:
             if self.tree.size > self.s.max_nodes:
                 reason = f"the split tree reached {self.s.max_nodes} nodes"
                 break
-            batch = stack[-self.s.batch:]
-            del stack[-self.s.batch:]
-            stack.extend(self._process(batch))
+            batch = [heapq.heappop(stack)[2] for _ in range(min(self.s.batch, len(stack)))]
+            for key, item in self._process(batch):
+                heapq.heappush(stack, (key, item[0], item))
             if self.found is not None:
                 break
         total = time.perf_counter() - self.start
@@ -173,8 +175,9 @@ class _Search:
             elif state[b] == 3 and self._exact(ids[b], lo[b], hi[b], flat[b], proofs, b):
                 pass
             else:
-                children.extend(self._split(ids[b], lo[b], hi[b], flat[b], fb, b, proofs,
-                                            None if dims is None else dims[b]))
+                key = float(min(v[b] for v in proofs.value))
+                children.extend((key, c) for c in self._split(ids[b], lo[b], hi[b], flat[b], fb, b, proofs,
+                                                               None if dims is None else dims[b]))
         return children
 
     def _bound_sound(self, lo, hi, flat, phases):

@@ -25,10 +25,17 @@ def problem_of(claim: Claim) -> Problem | None:
     return claim_to_problem(claim)
 
 
+SMALL = falsify.Settings(restarts=128, steps=32, samples=256)  # networks under SMALL_NEURONS neurons
+SMALL_NEURONS = 64
+
+
 def falsify_claim(claim: Claim, problem: Problem, end: float, start: float,
-                  settings: falsify.Settings = falsify.Settings()) -> Result | None:
+                  settings: falsify.Settings | None = None) -> Result | None:
     """A refuted Result if the falsifier finds an exact counterexample before ``end``
     (``time.monotonic()``), else None."""
+    if settings is None:
+        small = sum(lv.size for lv in problem.layers.levels) < SMALL_NEURONS
+        settings = SMALL if small else falsify.Settings()
     budget = min(FALSIFY_MAX_S, max(0.0, end - time.monotonic()) * FALSIFY_SHARE)
     found = falsify.falsify(problem, time.monotonic() + budget, settings)
     if found is None:

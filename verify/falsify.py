@@ -27,8 +27,8 @@ FLOAT_MARGIN = 1e-9
 class Settings:
     """``restarts`` parallel descents of ``steps`` steps per box; ``scales`` for unbounded ends."""
 
-    restarts: int = 128
-    steps: int = 32
+    restarts: int = 512
+    steps: int = 48
     samples: int = 512
     seed: int = 0
     scales: tuple[float, ...] = (1.0, 1e2, 1e4, 1e6)
@@ -93,7 +93,7 @@ def gradients(problem: Problem, x: np.ndarray, out_coeffs: np.ndarray, in_coeffs
     layers = problem.layers
     values, pres = [x], []
     for lv in layers.levels:
-        pre = lv.bias + sum(values[b.source] @ b.weights.T for b in lv.blocks)
+        pre = lv.bias + sum((values[b.source] @ b.weights.T for b in lv.blocks), np.zeros((len(x), lv.size)))
         pres.append(pre)
         values.append(np.where(lv.relu, np.maximum(pre, 0.0), pre))
     y = np.stack([values[k][:, i] for k, i in layers.outputs], axis=1)
