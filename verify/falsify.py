@@ -194,7 +194,9 @@ def _check(problem: Problem, x: np.ndarray, g_all: np.ndarray):
     cut = np.cumsum([0] + [s.size for s in problem.specs])
     for d in range(len(problem.specs)):
         g = g_all[:, cut[d]:cut[d + 1]]
-        hit = np.all(g < -FLOAT_MARGIN * (1 + np.abs(g)), axis=1)  # rounding noise is no candidate
+        # clear hits first, then float ties (a non-strict atom met exactly on the box's boundary,
+        # e.g. at a corner): the exact replay below decides either way
+        hit = np.all(g <= FLOAT_MARGIN * (1 + np.abs(g)), axis=1)
         if not hit.any():
             continue
         worst = np.where(hit, g.max(axis=1), np.inf)
@@ -231,7 +233,7 @@ def _descend(problem: Problem, x: np.ndarray, lo, hi, which, steps: int, deadlin
         y = problem.layers.forward(x)
         g = y @ out.T + x @ inp.T - rhs
         count += len(rows)
-        if (np.where(own, g, -np.inf).max(axis=1) < 0).any():
+        if (np.where(own, g, -np.inf).max(axis=1) <= FLOAT_MARGIN).any():
             found = _check(problem, x, g)
             if found is not None:
                 return found, count
