@@ -15,7 +15,7 @@ import z3
 
 from symbolic import errors, interval
 from symbolic.budget import Deadline
-from verify import bounds, regions, totality, z3_check
+from verify import bounds, engine, regions, totality, z3_check
 from verify.circuit_to_z3 import Encoder, model_value, z3_number
 from verify.claim import Claim, Equality, Predicate, Tolerance, Unreachable
 from verify.result import Result, Verdict, confirmed, replay
@@ -32,6 +32,7 @@ class Config:
     enumerate regions); past it the claim goes to z3.
     ``deadline``: a budget already running, shared by every step of a command (see
     :meth:`started`); when None each :func:`decide` call starts its own ``timeout_s``.
+    ``engine``: run falsification and branch and bound (:mod:`verify.engine`) before z3.
 
     >>> config = Config(timeout_s=2).started()
     >>> config.deadline.timeout_s, config.started() is config
@@ -42,6 +43,7 @@ class Config:
     max_points: int = 4096
     max_cells: int = 200_000
     deadline: Deadline | None = None
+    engine: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.timeout_s, bool) or not isinstance(self.timeout_s, (int, float)) \
@@ -86,6 +88,18 @@ def decide(claim: Claim, config: Config = Config()) -> Result:
             result = _regions(claim, config, start)
             if result is not None:
                 return result
+        problem = None if claim.parameters or not config.engine else engine.problem_of(claim)
+        if problem is not None:  # the engine: falsify first, then branch and bound on a box
+            end = time.monotonic() + config.deadline.remaining()
+            method = "falsification"
+            result = engine.falsify_claim(claim, problem, end, start)
+            if result is not None:
+                return result
+            if engine.applicable(problem):
+                method = "bab"
+                result = engine.bab_claim(claim, problem, end, start)
+                if result.verdict is not Verdict.UNKNOWN or config.deadline.expired():
+                    return result
         method = "z3"
         return _solve(claim, config, start)
     except interval.Undecided as exc:

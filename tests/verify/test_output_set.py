@@ -107,7 +107,7 @@ def test_holds_at_evaluates_every_output():
 def test_z3_proves_and_refutes_with_strictness():
     net = abs_and_identity()
     box = Domain({"x": RealInterval(0, 1)})
-    holds = decide(unreachable_claim(net, OutputSet(((atom(">", 1, y2=1),),)), box))
+    holds = decide(unreachable_claim(net, OutputSet(((atom(">", 1, y2=1),),)), box), Config(engine=False))
     assert holds.verdict is Verdict.PROVED and holds.method == "z3"
     violated = decide(unreachable_claim(net, OutputSet(((atom(">=", 1, y2=1),),)), box))
     assert violated.verdict is Verdict.REFUTED
