@@ -29,9 +29,13 @@ class Settings:
     """Search options.
 
     ``split``: "input", "relu" or "auto" (inputs while the box has room and the network has at
-    most ``relu_inputs`` inputs, ReLUs once a node has at most ``relu_when`` unstable ones).
+    most ``relu_inputs`` inputs, ReLUs once a node has at most ``relu_when`` unstable ones, or
+    ``relu_when_small`` in networks small enough for exact confirmation).
     ``lp_neurons``: networks up to this many neurons try the LP on every node that bounds do not
-    close (larger ones only on ReLU-split nodes). ``exact_neurons``: networks up to this size may
+    close (larger ones only on ReLU-split nodes, on at most ``lp_ratio`` of the nodes).
+    ``branching``: "strong" (both halves of the ``strong_dims`` best smear splits are bounded, on at
+    most ``strong_ratio`` of the nodes) or "smear". Every choice depends on counts, never on the
+    clock, so a search is reproducible. ``exact_neurons``: networks up to this size may
     confirm leaves in exact rationals when floats cannot (a bound of exactly 0).
     """
 
@@ -39,13 +43,14 @@ class Settings:
     split: str = "auto"
     relu_inputs: int = 12
     relu_when: int = 2
+    relu_when_small: int = 8
     mu_steps: int = 10
     alpha_steps: int = 0
     branching: str = "strong"
     strong_dims: int = 3
-    branch_share: float = 0.4
+    strong_ratio: float = 0.5
     lp_neurons: int = 100
-    lp_share: float = 0.5
+    lp_ratio: float = 0.1
     exact_neurons: int = 64
     max_nodes: int = 4_000_000
 
@@ -105,7 +110,7 @@ class _Search:
         self.relu_first = settings.split == "relu" or (settings.split == "auto" and
                                                        problem.layers.n_inputs > settings.relu_inputs)
         self.t = dict(bounds=0.0, mu=0.0, lp=0.0, branch=0.0, exact=0.0, cex=0.0)
-        self.counts = dict(nodes=0, input=0, relu=0, lp=0)
+        self.counts = dict(nodes=0, input=0, relu=0, lp=0, strong=0)
         self.stuck = 0
         neurons = int(self.offsets[-1])
         self.exact_ok = neurons <= settings.exact_neurons
@@ -197,8 +202,7 @@ class _Search:
         points = []
         open_ = np.nonzero(~proofs.proved & ~empty)[0]
         lp_nodes = [b for b in open_ if self.lp_everywhere or flat[b].any()]
-        spent = self.t["lp"] / max(1e-9, time.perf_counter() - self.start)
-        if lp_nodes and spent < self.s.lp_share:
+        if lp_nodes and (self.lp_everywhere or self.counts["lp"] <= self.s.lp_ratio * self.counts["nodes"]):
             t0 = time.perf_counter()
             self.counts["lp"] += len(lp_nodes)
             points = node_proofs.lp_proofs(self.p, sb, *self.root.outer(lo, hi), phases, proofs, lp_nodes,
@@ -297,9 +301,9 @@ class _Search:
         B, n = lo.shape
         dims = np.full(B, -1)
         idx = np.nonzero(open_)[0]
-        elapsed = time.perf_counter() - self.start
-        if idx.size == 0 or self.t["branch"] > self.s.branch_share * elapsed:
+        if idx.size == 0 or self.counts["strong"] > self.s.strong_ratio * self.counts["nodes"]:
             return dims
+        self.counts["strong"] += idx.size
         t0 = time.perf_counter()
         width = hi[idx] - lo[idx]
         room = width > 1e-9 * np.maximum(1.0, np.abs(lo[idx]) + np.abs(hi[idx]))
@@ -333,7 +337,7 @@ class _Search:
         width = hi - lo
         room = width > 1e-9 * np.maximum(1.0, np.abs(lo) + np.abs(hi))
         unstable = self._unstable(bounds, b, flat)
-        few = 0 < unstable.sum() <= self.s.relu_when
+        few = 0 < unstable.sum() <= (self.s.relu_when_small if self.exact_ok else self.s.relu_when)
         if room.any() and not self.relu_first and not (few and not self.inputs_only):
             score = sum(np.abs(proofs.A[d][b]) for d in range(len(proofs.mu)) if not proofs.ok[d][b]) * width
             score = np.where(room, score + 1e-300 * width, -1.0)
