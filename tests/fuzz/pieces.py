@@ -43,7 +43,7 @@ def layers_net(rng: random.Random, inputs: tuple[str, ...], style: str, out_name
     """A dense net as ``from_layers`` builds it (hidden neurons ``h<k>_<i>``), biases or none."""
     depth = rng.choices([1, 2, 3], [45, 45, 10])[0]  # inlined closed forms grow with depth x width
     widths = [rng.randint(1, 3)] + [rng.randint(1, 2) for _ in range(depth - 1)]
-    outs = out_names or (rng.choice(["y", "out", "y1", "f"]),)
+    outs = out_names or (rng.choice([n for n in ("y", "out", "y1", "f", "y_0") if n not in inputs]),)
     sizes = [len(inputs), *widths, len(outs)]
     layers, neurons, current = [], [], list(inputs)
     last_relu = rng.random() < 0.15
