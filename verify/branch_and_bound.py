@@ -32,7 +32,7 @@ class Settings:
     most ``relu_inputs`` inputs, ReLUs once a node has at most ``relu_when`` unstable ones, or
     ``relu_when_small`` in networks small enough for exact confirmation).
     ``lp_neurons``: networks up to this many neurons try the LP on every node that bounds do not
-    close (larger ones only on ReLU-split nodes, on at most ``lp_ratio`` of the nodes).
+    close (larger ones only on ReLU-split nodes), on at most ``lp_ratio_small`` (``lp_ratio``) of the nodes.
     ``branching``: "strong" (both halves of the ``strong_dims`` best smear splits are bounded, on at
     most ``strong_ratio`` of the nodes) or "smear". Every choice depends on counts, never on the
     clock, so a search is reproducible. ``exact_neurons``: networks up to this size may
@@ -51,6 +51,7 @@ class Settings:
     strong_ratio: float = 0.5
     lp_neurons: int = 100
     lp_ratio: float = 0.1
+    lp_ratio_small: float = 0.5
     exact_neurons: int = 64
     max_nodes: int = 4_000_000
 
@@ -201,8 +202,11 @@ class _Search:
         self.t["mu"] += time.perf_counter() - t0
         points = []
         open_ = np.nonzero(~proofs.proved & ~empty)[0]
-        lp_nodes = [b for b in open_ if self.lp_everywhere or flat[b].any()]
-        if lp_nodes and (self.lp_everywhere or self.counts["lp"] <= self.s.lp_ratio * self.counts["nodes"]):
+        # nodes below ReLU splits need the LP's split multipliers; others (small networks) within a budget
+        ratio = self.s.lp_ratio_small if self.lp_everywhere else self.s.lp_ratio
+        spare = self.counts["lp"] <= ratio * self.counts["nodes"]
+        lp_nodes = [b for b in open_ if flat[b].any() or (self.lp_everywhere and spare)]
+        if lp_nodes:
             t0 = time.perf_counter()
             self.counts["lp"] += len(lp_nodes)
             points = node_proofs.lp_proofs(self.p, sb, *self.root.outer(lo, hi), phases, proofs, lp_nodes,
@@ -297,7 +301,7 @@ class _Search:
         """Strong branching on inputs: bound both halves of the ``strong_dims`` most promising input
         splits (by the smear rule) of each open node (float guides, batched) and pick the split with
         the best product of improvements; -1 (the smear rule decides) when no split improves alone
-        or strong branching has used its share of the time."""
+        or strong branching has used its share of the nodes."""
         B, n = lo.shape
         dims = np.full(B, -1)
         idx = np.nonzero(open_)[0]
@@ -327,9 +331,10 @@ class _Search:
         score = gain[:, :, 0] * gain[:, :, 1]                       # the product rule of strong branching
         ok = np.take_along_axis(room, cand, axis=1)
         score = np.where(ok, score, -np.inf)
-        informative = (np.where(ok, gain.max(axis=2), 0) > floor[:, :, 0]).any(axis=1)
-        best = cand[np.arange(idx.size), np.argmax(score, axis=1)]
-        dims[idx] = np.where(informative, best, -1)
+        pick = np.argmax(score, axis=1)
+        best = cand[np.arange(idx.size), pick]
+        both = gain[np.arange(idx.size), pick].min(axis=1) > floor[:, 0, 0]   # both halves improve
+        dims[idx] = np.where(both, best, -1)
         self.t["branch"] += time.perf_counter() - t0
         return dims
 
@@ -338,7 +343,9 @@ class _Search:
         room = width > 1e-9 * np.maximum(1.0, np.abs(lo) + np.abs(hi))
         unstable = self._unstable(bounds, b, flat)
         few = 0 < unstable.sum() <= (self.s.relu_when_small if self.exact_ok else self.s.relu_when)
-        if room.any() and not self.relu_first and not (few and not self.inputs_only):
+        # on large networks an input split that improves both halves beats a ReLU split
+        helps = not self.exact_ok and dim is not None and dim >= 0
+        if room.any() and not self.relu_first and (helps or not few or self.inputs_only):
             score = sum(np.abs(proofs.A[d][b]) for d in range(len(proofs.mu)) if not proofs.ok[d][b]) * width
             score = np.where(room, score + 1e-300 * width, -1.0)
             j = int(np.argmax(score)) if dim is None or dim < 0 else int(dim)
@@ -389,8 +396,8 @@ def search(problem: Problem, deadline: float, settings: Settings = Settings()) -
     >>> net = from_layers([([[1], [-1]], None), ([[1, 1]], None)])
     >>> box = Domain({'x': RealInterval(-1, 1)})
     >>> out = search(claim_to_problem(Claim(net, sp.Abs(sym('x')), box, Tolerance(Fraction(1, 8)))), time.monotonic() + 10)
-    >>> out.verdict, out.stats.leaves
-    ('proved', 2)
+    >>> out.verdict, out.stats.relu_splits > 0, out.certificate['kind']   # 4 unstable ReLUs: split them
+    ('proved', True, 'bab')
     """
     if not problem.bounded:
         raise ValueError("branch and bound needs a bounded box")

@@ -60,10 +60,17 @@ class LPResult:
     status: str
 
 
-def solve(layers: Layers, spec: Spec, lo: np.ndarray, hi: np.ndarray, lower, upper, phases=None,
+def solve(layers: Layers, spec: Spec | None, lo: np.ndarray, hi: np.ndarray, lower, upper, phases=None,
           time_limit: float = 10.0) -> LPResult:
     """Solve the node LP (``lower``/``upper``: per level (n_k,) pre-activation bounds; ``phases``
-    per level (n_k,) int8 or None)."""
+    per level (n_k,) int8 or None).
+
+    With ``spec=None`` the LP asks whether the phases can hold at all: it maximises the smallest
+    margin ``s_j pre_j`` of the split neurons over the relaxation, and reports ``value`` = minus
+    that maximum (positive: the node is empty) with ``beta`` the weights of the margins (summing
+    to 1) and ``mu`` None.
+    """
+    empty_mode = spec is None
     n_in = layers.n_inputs
     offsets = [0, n_in]
     for lv in layers.levels:
@@ -98,20 +105,21 @@ def solve(layers: Layers, spec: Spec, lo: np.ndarray, hi: np.ndarray, lower, upp
                     pre[base + int(i)] = pre.get(base + int(i), 0.0) + float(b.weights[j, i])
             bias = float(lv.bias[j])
             ph = 0 if phase is None else int(phase[j])
+            margin = {t_col: -1.0} if empty_mode else {}
             if not lv.relu[j] or ph > 0 or l[j] >= 0:
                 row({col: 1.0, **{c: -v for c, v in pre.items()}}, bias, bias, ("eq", k, j))
                 if ph > 0:
-                    row(pre, -bias, INF, ("phase", k, j))
+                    row({**pre, **margin}, -bias, INF, ("phase", k, j))
             elif ph < 0 or u[j] <= 0:
                 col_lo[col], col_hi[col] = 0.0, 0.0
                 if ph < 0:
-                    row({c: -v for c, v in pre.items()}, bias, INF, ("phase", k, j))
+                    row({**{c: -v for c, v in pre.items()}, **margin}, bias, INF, ("phase", k, j))
             else:
                 s = u[j] / (u[j] - l[j])
                 col_lo[col] = 0.0
                 row({col: 1.0, **{c: -v for c, v in pre.items()}}, bias, INF, ("pre", k, j))
                 row({col: 1.0, **{c: -s * v for c, v in pre.items()}}, -INF, s * bias - s * l[j], ("up", k, j))
-    for i in range(spec.size):
+    for i in range(0 if empty_mode else spec.size):
         coeffs = {t_col: -1.0}
         for o, (k, j) in enumerate(layers.outputs):
             if spec.out[i, o]:
@@ -128,7 +136,7 @@ def solve(layers: Layers, spec: Spec, lo: np.ndarray, hi: np.ndarray, lower, upp
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n_cols, len(rows_lo)
     cost = np.zeros(n_cols)
-    cost[t_col] = 1.0
+    cost[t_col] = -1.0 if empty_mode else 1.0
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, col_lo, col_hi
     lp.row_lower_, lp.row_upper_ = np.array(rows_lo), np.array(rows_hi)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
@@ -144,7 +152,7 @@ def solve(layers: Layers, spec: Spec, lo: np.ndarray, hi: np.ndarray, lower, upp
     sol = h.getSolution()
     duals = np.array(sol.row_dual)
     col_duals = np.array(sol.col_dual)
-    mu = np.zeros(spec.size)
+    mu = np.zeros(0 if empty_mode else spec.size)
     alpha = [np.full(lv.size, np.nan) for lv in layers.levels]
     beta = [np.zeros(lv.size) for lv in layers.levels]
     lower_pre = [np.zeros(lv.size) for lv in layers.levels]
@@ -160,4 +168,7 @@ def solve(layers: Layers, spec: Spec, lo: np.ndarray, hi: np.ndarray, lower, upp
         total = lower_pre[k - 1] + zero
         alpha[k - 1] = np.where(total > 0, lower_pre[k - 1] / np.where(total > 0, total, 1.0), np.nan)
     x = np.array(sol.col_value[:n_in])
-    return LPResult(float(h.getInfo().objective_function_value), mu, tuple(alpha), tuple(beta), x, status)
+    value = float(h.getInfo().objective_function_value)
+    if empty_mode:
+        return LPResult(value, None, tuple(alpha), tuple(beta), x, status)
+    return LPResult(value, mu, tuple(alpha), tuple(beta), x, status)

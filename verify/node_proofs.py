@@ -118,17 +118,25 @@ def lp_proofs(problem: Problem, sb: Sound, lo, hi, phases, proofs: Proofs, nodes
     layers = problem.layers
     points = []
     for b in nodes:
+        empty = None
         for d, spec in enumerate(problem.specs):
             if proofs.ok[d][b] or time.monotonic() > deadline:
                 continue
             node_phases = None if phases is None else [p[b] for p in phases]
-            res = lp_relaxation.solve(layers, spec, lo[b], hi[b], [x[b] for x in sb.lower],
-                                      [x[b] for x in sb.upper], node_phases, time_limit)
+            bounds = ([x[b] for x in sb.lower], [x[b] for x in sb.upper])
+            res = lp_relaxation.solve(layers, spec, lo[b], hi[b], *bounds, node_phases, time_limit)
+            if res.value is None and res.status == "Infeasible" and phases is not None:
+                # the split phases contradict each other: weigh them (beta) and add a tiny atom term
+                empty = empty or lp_relaxation.solve(layers, None, lo[b], hi[b], *bounds, node_phases, time_limit)
+                if empty.value is not None and empty.value > 0:
+                    mu = np.zeros(spec.size)
+                    mu[0] = 2.0 ** -30
+                    res = dataclasses.replace(empty, value=empty.value, mu=mu)
             if res.value is None:
                 continue
             if res.value <= 0:
                 points.append(res.x)
-            mu = _quantise(res.mu)
+            mu = res.mu if res.mu[res.mu > 0].min(initial=1.0) < 2.0 ** -20 else _quantise(res.mu)
             if res.value < -1e-9 or not (mu > 0).any():
                 continue
             one = _take(sb, b)
