@@ -35,7 +35,8 @@ class Settings:
     close (larger ones only on ReLU-split nodes), on at most ``lp_ratio_small`` (``lp_ratio``) of the nodes.
     ``branching``: "strong" (both halves of the ``strong_dims`` best smear splits are bounded, on at
     most ``strong_ratio`` of the nodes) or "smear". Every choice depends on counts, never on the
-    clock, so a search is reproducible. ``exact_neurons``: networks up to this size may
+    clock, so a search is reproducible. An input split never leaves a box more than ``max_aspect``
+    times longer (relative to the root box) in another dimension. ``exact_neurons``: networks up to this size may
     confirm leaves in exact rationals when floats cannot (a bound of exactly 0).
     """
 
@@ -47,7 +48,8 @@ class Settings:
     mu_steps: int = 10
     alpha_steps: int = 0
     branching: str = "strong"
-    strong_dims: int = 3
+    strong_dims: int = 5
+    max_aspect: float = 256.0
     strong_ratio: float = 0.5
     lp_neurons: int = 100
     lp_ratio: float = 0.1
@@ -349,6 +351,9 @@ class _Search:
             score = sum(np.abs(proofs.A[d][b]) for d in range(len(proofs.mu)) if not proofs.ok[d][b]) * width
             score = np.where(room, score + 1e-300 * width, -1.0)
             j = int(np.argmax(score)) if dim is None or dim < 0 else int(dim)
+            relative = np.where(room, width / self.scale, 0.0)
+            if relative[j] * self.s.max_aspect < relative.max():  # never starve a dimension
+                j = int(np.argmax(relative))
             at = float((lo[j] + hi[j]) / 2)
             if lo[j] < at < hi[j]:
                 self.counts["input"] += 1
