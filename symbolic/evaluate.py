@@ -46,7 +46,7 @@ def evaluate_expr(expr: sp.Basic, point: Mapping[str, object]) -> Value:
         node, ready = stack.pop()
         if node in memo:
             continue
-        children = _children(node)
+        children = operands(node)
         if not ready:
             stack.append((node, True))
             stack.extend((c, False) for c in children if c not in memo)
@@ -70,7 +70,15 @@ class _Undefined:
         self.why = why
 
 
-def _children(e: sp.Basic) -> list[sp.Basic]:
+def operands(e: sp.Basic) -> list[sp.Basic]:
+    """The sub-expressions whose values ``e``'s value is built from, in the order every
+    bottom-up walk (exact evaluation, the z3 encoding, the totality query) expects them.
+
+    >>> import sympy as sp
+    >>> x = sp.Symbol('x')
+    >>> operands(sp.Piecewise((x, x > 0), (0, True)))
+    [x, x > 0, 0, True]
+    """
     if e.is_Atom:
         return []
     if isinstance(e, sp.Pow):
@@ -117,7 +125,7 @@ _COMPARE = {
 
 
 def _node(expr: sp.Basic, args: list, values: Mapping[str, Fraction]) -> Value | _Undefined:  # noqa: C901
-    """The value of ``expr`` from the values ``args`` of its children (see :func:`_children`)."""
+    """The value of ``expr`` from the values ``args`` of its children (see :func:`operands`)."""
     if expr.is_Rational:
         return Fraction(int(expr.p), int(expr.q))
     if expr.is_Symbol:

@@ -16,6 +16,7 @@ import z3
 
 from symbolic import budget, errors
 from symbolic.circuit import Activation, Circuit
+from symbolic.evaluate import operands
 from symbolic.relu import ReLU, Sigmoid
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
 from verify.regions import Q
@@ -231,7 +232,7 @@ class Encoder:
             node, ready = stack.pop()
             if node in self._memo:
                 continue
-            children = _children(node)
+            children = operands(node)
             if not ready:
                 stack.append((node, True))
                 stack.extend((c, False) for c in children if c not in self._memo)
@@ -301,21 +302,6 @@ class Encoder:
             raise errors.UnsupportedExpressionError(f"{e} is transcendental: z3 cannot encode it exactly")
         raise errors.UnsupportedExpressionError(
             f"cannot encode {e}: {type(e).__name__} is not piecewise-linear or not supported")
-
-
-def _children(e: sp.Basic) -> list[sp.Basic]:
-    """The sub-expressions :meth:`Encoder._build` needs encoded first."""
-    if e.is_Atom:
-        return []
-    if isinstance(e, sp.Pow):
-        return [e.base]
-    if isinstance(e, sp.Piecewise):
-        return [part for pair in e.args for part in pair.args]
-    if isinstance(e, sp.Heaviside):
-        return [e.args[0]] + ([e.args[1]] if len(e.args) > 1 and e.args[1] is not sp.nan else [])
-    if isinstance(e, sp.Rel):
-        return [e.lhs, e.rhs]
-    return list(e.args)
 
 
 def _combine(a, forms) -> tuple[dict, object]:

@@ -15,7 +15,7 @@ import sympy as sp
 import z3
 
 from symbolic import budget, errors
-from symbolic.evaluate import evaluate_expr
+from symbolic.evaluate import evaluate_expr, operands
 from symbolic.printing import show
 from verify import z3_check
 from verify.circuit_to_z3 import Encoder, model_value
@@ -64,27 +64,13 @@ def definedness(enc: Encoder, expr: sp.Basic) -> z3.BoolRef:
         node, ready = stack.pop()
         if node in memo:
             continue
-        children = _children(node)
+        children = operands(node)
         if not ready:
             stack.append((node, True))
             stack.extend((c, False) for c in children if c not in memo)
             continue
         memo[node] = _defined(enc, node, [memo[c] for c in children], children)
     return memo[expr]
-
-
-def _children(e: sp.Basic) -> list[sp.Basic]:
-    if e.is_Atom:
-        return []
-    if isinstance(e, sp.Pow):
-        return [e.base]
-    if isinstance(e, sp.Piecewise):
-        return [part for pair in e.args for part in pair.args]
-    if isinstance(e, sp.Heaviside):
-        return [e.args[0]] + ([e.args[1]] if len(e.args) > 1 and e.args[1] is not sp.nan else [])
-    if isinstance(e, sp.Rel):
-        return [e.lhs, e.rhs]
-    return list(e.args)
 
 
 def _defined(enc: Encoder, e: sp.Basic, ds: list, children: list) -> z3.BoolRef:
