@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from proofs import cli_args
+from proofs import cli_args, cli_certificate
 from proofs.cli_output import OutputError, run_guarded, say
 from symbolic import errors
 
@@ -130,10 +130,22 @@ def cmd_claim(args: argparse.Namespace) -> int:  # noqa: D103
 
     deadline = Deadline(args.timeout, args.started)  # one wall-clock budget for the whole command
     claim = _build_claim(args)
-    result = decide(claim, Config(timeout_s=args.timeout, deadline=deadline))
-    _print_result(result, args.json)
+    result = decide(claim, Config(timeout_s=args.timeout, deadline=deadline, workers=args.workers,
+                                  scheduler=args.scheduler))
+    extra = _certificate(args, result, deadline)
+    _print_result(result, args.json, extra)
     _single_report(args, "claim", result, {})
     return _verdict_exit(result.verdict)
+
+
+def _certificate(args: argparse.Namespace, result, deadline) -> dict:
+    """``--certificate FILE``: save the verdict's certificate; the facts to print (empty without it)."""
+    from proofs import cli_certificate
+
+    facts = cli_certificate.save(args.certificate, [result], deadline.end)
+    if facts is None:
+        return {}
+    return {"certificate": facts} if args.json else {"certificate": cli_certificate.describe(facts)}
 
 
 def _single_report(args: argparse.Namespace, name: str, result, extra: dict) -> None:
@@ -207,7 +219,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     target = parse_expression(args.target)
     domain = parse_domain(args.domain, list(circuit.inputs))
     claim = Claim(circuit, target, domain, _kind(args, target))
-    config = Config(timeout_s=args.timeout, deadline=deadline)
+    config = Config(timeout_s=args.timeout, deadline=deadline, workers=args.workers, scheduler=args.scheduler)
     extra: dict = {"inputs": list(circuit.inputs), "neurons": len(circuit.neurons)}
     if args.round:
         rounding = round_and_prove(claim, config)
@@ -235,7 +247,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise errors.DomainError("--max-error needs a bounded domain, e.g. --domain \"[-1, 1]^2\"")
     else:
         extra.update({"max_error": None, "max_error_at": None})
-    _print_result(result, args.json, extra)
+    printed = {**extra, **_certificate(args, result, deadline)}
+    _print_result(result, args.json, printed)
     _single_report(args, Path(args.model).stem, result, extra)
     return _verdict_exit(result.verdict)
 
@@ -392,6 +405,14 @@ def _timeout(p: argparse.ArgumentParser, default: float, help: str) -> None:
                    help=f"{help} (seconds, {_LIMITS}; default {default:g})")
 
 
+def _parallel(p: argparse.ArgumentParser) -> None:
+    """``--workers`` and ``--scheduler``: where branch and bound searches its sub-boxes."""
+    p.add_argument("--workers", type=cli_args.workers, default=1, metavar="N",
+                   help="branch and bound: local processes that share the sub-boxes (same verdict and certificate)")
+    p.add_argument("--scheduler", type=cli_args.scheduler_address, metavar="ADDRESS",
+                   help="branch and bound: run the sub-boxes on this Dask scheduler, e.g. tcp://host:8786")
+
+
 def _report(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--report", type=cli_args.report_folder, metavar="DIR", help=help)
 
@@ -431,6 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--parameters", help="symbolic weights, e.g. w1,w2 (constrain them in --domain)")
     c.add_argument("--json", action="store_true", help="print JSON")
     _report(c, "also write an HTML/Markdown/JSON report into DIR")
+    cli_certificate.add_option(c)
+    _parallel(c)
     _timeout(c, 10.0, "wall-clock budget of the whole command, all methods")
     c.set_defaults(func=cmd_claim)
 
@@ -444,6 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(k)
     k.add_argument("--json", action="store_true", help="print JSON")
     _report(k, "also write an HTML/Markdown/JSON report into DIR")
+    cli_certificate.add_option(k)
+    _parallel(k)
     _timeout(k, 60.0, "wall-clock budget of the whole command, all methods")
     k.set_defaults(func=cmd_check)
 
@@ -485,6 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
     from proofs import cli_certify  # the certify subcommand lives in its own module
 
     cli_certify.add_parser(sub)
+    from proofs import cli_equiv  # the equiv subcommand lives in its own module
+
+    cli_equiv.add_parser(sub)
     return parser
 
 

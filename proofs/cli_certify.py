@@ -96,7 +96,8 @@ def _print(facts: dict, as_json: bool) -> None:
         return
     print(f"certificate: {facts['certificate']} (kind {facts['kind']})")
     if facts["statement"]:
-        print(f"statement:   {facts['statement']} (as the certificate describes it)")
+        verb = "refutes:  " if facts["kind"] == "counterexample" else "statement:"
+        print(f"{verb}   {facts['statement']} (as the certificate describes it)")
     if facts["network_from"] == "model":
         print(f"network:     {facts.get('network') or 'compared with ' + facts['model'] + ' and the claim: they differ'}")
     else:
@@ -117,37 +118,68 @@ def _print(facts: dict, as_json: bool) -> None:
 
 # -- the model and claim ---------------------------------------------------------------------------
 def match_model(data: dict, args: argparse.Namespace, facts: dict) -> list[str]:
-    """Problems that make the certificate not about ``--model`` and the claim (empty: it is)."""
-    from verify import certificate
-    from verify.claim_to_problem import claim_to_problem
+    """Problems that make the certificate not about ``--model`` and the claim (empty: it is).
 
-    if data.get("kind") != "bab":
-        raise errors.CertificateError(f"--model is matched against branch-and-bound certificates, not kind "
-                                      f"{str(data.get('kind'))[:40]!r}")
-    limits = certificate.Limits()
-    network = certificate.parse_network(data.get("network"), limits)
-    box = certificate.parse_box(data.get("box"), network, limits)
-    unsafe = certificate.parse_unsafe(data.get("unsafe"), network, limits)
+    A ``bab`` or ``counterexample`` certificate must be about one of the claim's boxes; an ``all``
+    bundle must have one part per box, in order, each about its box."""
+    kind = data.get("kind")
+    if kind not in ("bab", "counterexample", "all"):
+        raise errors.CertificateError(f"kind: {str(kind)[:40]!r} is not one of all, bab, counterexample")
     claims = _claims(args)
     facts["model_sha256"] = _sha256_note(data, args.model)
-    best: list[str] | None = None
-    for index, claim in enumerate(claims):
-        problem = claim_to_problem(claim)
-        if problem is None:
-            raise errors.ClaimError("this claim has no branch-and-bound form (a predicate, a sigmoid, symbolic "
-                                    "weights or a target that is not continuous piecewise-linear)")
-        found = (_compare_network(problem.circuit, network) + _compare_unsafe(problem.unsafe, unsafe)
-                 + _compare_box(problem.inputs, problem.box, box))
-        if not found:
-            found = _spot_check(claim, network, box)
-        if not found:
-            where = f" (box {index + 1} of {len(claims)})" if len(claims) > 1 else ""
-            facts["network"] = (f"equal to the network of {args.model}{where}, claim folded in as the engine does "
-                                f"(exact weights; {len(network.assignments)} assignments)")
-            return []
-        if best is None or len(found) < len(best):
-            best = found
-    return best or ["the property has no boxes"]
+    if kind == "all":
+        parts = data.get("parts")
+        if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+            raise errors.CertificateError("parts: expected a list of certificates")
+        if len(parts) != len(claims):
+            return [f"the bundle has {len(parts)} parts but the claim has {len(claims)} boxes"]
+        problems = [f"part {k}: {p}" for k, (part, claim) in enumerate(zip(parts, claims))
+                    for p in _match_part(part, claim)]
+    else:
+        problems = None
+        for claim in claims:  # a single certificate: about any one box of the property
+            found = _match_part(data, claim)
+            if not found:
+                problems = []
+                break
+            if problems is None or len(found) < len(problems):
+                problems = found
+        problems = ["the property has no boxes"] if problems is None else problems
+    if not problems:
+        boxes = f" ({len(claims)} boxes)" if len(claims) > 1 else ""
+        facts["network"] = (f"equal to the network of {args.model}{boxes}, claim folded in as the engine does "
+                            "(exact weights)")
+    return problems
+
+
+def _match_part(data: dict, claim) -> list[str]:
+    """Problems that make one ``bab`` or ``counterexample`` certificate not about ``claim``."""
+    from verify import certificate, certificate_point
+    from verify.claim_to_problem import claim_to_problem
+
+    limits = certificate.Limits()
+    if not isinstance(data, dict) or data.get("kind") not in ("bab", "counterexample"):
+        raise errors.CertificateError("a part of a bundle must be a bab or counterexample certificate")
+    network = certificate.parse_network(data.get("network"), limits)
+    unsafe = certificate.parse_unsafe(data.get("unsafe"), network, limits)
+    problem = claim_to_problem(claim)
+    if problem is None:
+        raise errors.ClaimError("this claim has no branch-and-bound form (a predicate, a sigmoid, symbolic "
+                                "weights or a target that is not continuous piecewise-linear)")
+    found = _compare_network(problem.circuit, network) + _compare_unsafe(problem.unsafe, unsafe)
+    if data["kind"] == "bab":
+        box = certificate.parse_box(data.get("box"), network, limits)
+        found += _compare_box(problem.inputs, problem.box, box)
+    else:
+        certificate_point.parse_domain(data.get("domain"), network, limits)
+        point = certificate.fields(data.get("point"), "point", network.inputs)
+        exact = {n: _fraction(certificate.rational(point[n], f"point.{n}", limits)) for n in network.inputs}
+        if not problem.in_domain(exact):
+            found.append("the certificate's point is not in the claim's domain")
+        box = {n: (certificate.rational(str(v), n, limits),) * 2 for n, v in exact.items()}
+    if not found:
+        found = _spot_check(claim, network, box)
+    return found
 
 
 def _claims(args: argparse.Namespace) -> list:

@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from proofs import cli_args
+from proofs import cli_args, cli_certificate
 from symbolic import errors
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -66,8 +66,9 @@ class Outcome:
         }
 
 
-def decide_property(circuit, spec, timeout_s: float) -> Outcome:
-    """Decide every box of ``spec`` on ``circuit`` within one budget of ``timeout_s`` seconds."""
+def decide_property(circuit, spec, timeout_s: float, workers: int = 1, scheduler: str | None = None) -> Outcome:
+    """Decide every box of ``spec`` on ``circuit`` within one budget of ``timeout_s`` seconds
+    (branch and bound on ``workers`` processes or the Dask ``scheduler``)."""
     from verify.decide import Config, decide
     from verify.result import Result, Verdict
 
@@ -81,7 +82,7 @@ def decide_property(circuit, spec, timeout_s: float) -> Outcome:
                 "not run: timeout (the budget was spent on earlier boxes)"
             results.append(Result(claim, Verdict.UNKNOWN, "none", 0.0, reason=why))
             continue
-        result = decide(claim, Config(timeout_s=max(cli_args.MIN_TIMEOUT_S, left)))
+        result = decide(claim, Config(timeout_s=max(cli_args.MIN_TIMEOUT_S, left), workers=workers, scheduler=scheduler))
         if result.verdict is Verdict.REFUTED:
             _check(claim, result.counterexample)
             violating = k
@@ -138,7 +139,8 @@ def cmd_vnnlib(args: argparse.Namespace) -> int:
         return _export(args)
     if args.instances:
         clash = [o for o, v in (("NETWORK", args.network), ("--input-box", args.input_box), ("--unsafe", args.unsafe),
-                                ("--result", args.result), ("--report", args.report)) if v]
+                                ("--result", args.result), ("--report", args.report),
+                                ("--certificate", args.certificate), ("--scheduler", args.scheduler)) if v]
         if clash:
             raise errors.ClaimError(f"--instances runs a whole list; it does not take {', '.join(clash)}")
         from proofs.vnnlib_instances import run_instances
@@ -150,9 +152,10 @@ def cmd_vnnlib(args: argparse.Namespace) -> int:
         raise errors.ClaimError("give NETWORK and PROPERTY (a .vnnlib file), or NETWORK with --unsafe, or --instances CSV")
     if bool(args.property) == bool(args.unsafe) or (args.input_box and not args.unsafe):
         raise errors.ClaimError("give either a PROPERTY file or --unsafe (with optional --input-box), not both")
+    end = time.monotonic() + (args.timeout or DEFAULT_TIMEOUT_S)
     circuit = load_network(args.network)
     spec = load_vnnlib(args.property) if args.property else own_spec(circuit, args.input_box, args.unsafe)
-    outcome = decide_property(circuit, spec, args.timeout or DEFAULT_TIMEOUT_S)
+    outcome = decide_property(circuit, spec, args.timeout or DEFAULT_TIMEOUT_S, args.workers, args.scheduler)
     if args.result:
         from proofs.report import write_atomic
         from proofs.spec_to_vnnlib import result_text
@@ -161,6 +164,10 @@ def cmd_vnnlib(args: argparse.Namespace) -> int:
     facts = {"network": args.network, "property": args.property or f"--unsafe {args.unsafe}",
              "inputs": len(circuit.inputs), "outputs": len(circuit.outputs), "neurons": len(circuit.neurons),
              "timeout_s": args.timeout or DEFAULT_TIMEOUT_S, **outcome.to_json()}
+    if args.certificate:
+        from proofs import cli_certificate
+
+        facts["certificate"] = cli_certificate.save(args.certificate, outcome.results, end, outcome.violating)
     _print(facts, spec, args.json)
     if args.report:
         _report(args, outcome, facts)
@@ -198,6 +205,10 @@ def _print(facts: dict, spec, as_json: bool) -> None:
     for key in ("reason", "evidence"):
         if facts[key]:
             print(f"{key}: {facts[key]}")
+    if facts.get("certificate"):
+        from proofs import cli_certificate
+
+        print(f"certificate: {cli_certificate.describe(facts['certificate'])}")
 
 
 def _report(args: argparse.Namespace, outcome: Outcome, facts: dict) -> None:
@@ -228,13 +239,17 @@ def add_parser(sub) -> None:
     v.add_argument("--result", type=cli_args.output_file, metavar="FILE",
                    help="write the competition's result file: unsat, sat and the point, timeout or unknown")
     v.add_argument("--json", action="store_true", help="print JSON")
+    cli_certificate.add_option(v)
     v.add_argument("--report", type=cli_args.report_folder, metavar="DIR",
                    help="also write an HTML/Markdown/JSON report into DIR")
     v.add_argument("--instances", metavar="CSV", help="run every row onnx,vnnlib,timeout_s of an instance list")
     v.add_argument("--out", type=cli_args.output_file, metavar="FILE",
                    help="with --instances: JSON lines, one per instance; a rerun skips instances already there")
     v.add_argument("--restart", action="store_true", help="with --instances: empty --out first")
-    v.add_argument("--workers", type=cli_args.workers, default=1, help="with --instances: processes at once")
+    v.add_argument("--workers", type=cli_args.workers, default=1,
+                   help="processes: with --instances, instances at once; otherwise they share branch and bound's sub-boxes")
+    v.add_argument("--scheduler", type=cli_args.scheduler_address, metavar="ADDRESS",
+                   help="run branch and bound's sub-boxes on this Dask scheduler, e.g. tcp://host:8786")
     v.add_argument("--export-catalogue", type=cli_args.report_folder, metavar="DIR",
                    help="write the catalogue's claims as ONNX + VNN-LIB and an instances.csv into DIR")
     v.add_argument("--theorem", action="append", metavar="NAME", help="with --export-catalogue: only these")

@@ -2,8 +2,9 @@
 
 A certificate is a JSON object ``{"format": "mathcircuits-certificate", "version": 1, "kind": ...}``
 (docs/certificates.md). :func:`load` reads a file with size caps; :func:`check` validates every
-field strictly and dispatches on ``kind`` to a checker registered in :data:`KINDS` (today ``"bab"``:
-a branch-and-bound split tree, :mod:`verify.certificate_bab`). Checking uses python-flint rationals
+field strictly and dispatches on ``kind`` to a checker registered in :data:`KINDS`: ``"bab"``, a
+branch-and-bound split tree (:mod:`verify.certificate_bab`); ``"counterexample"``, one exact point
+(:mod:`verify.certificate_point`); ``"all"``, a bundle of certificates that must all check. Checking uses python-flint rationals
 (``fmpq``) only: no floats, no LP solver, no SMT solver, nothing from the search code.
 
 Malformed input (bad JSON, a missing or unknown field, a number that is not ``p/q``, a cap
@@ -74,10 +75,19 @@ class CheckReport:
     seconds: float
     kind: str = "bab"
     timed_out: bool = False
+    reached: int | None = None  # kind "counterexample": the first disjunct the point reaches
+    parts: int = 0              # kind "all": how many certificates it bundles
 
     def summary(self) -> str:
         """One line for people, e.g. ``certificate checked: 12 leaves, 11 splits (0.031 s)``."""
+        if self.kind == "counterexample":
+            if self.ok:
+                return (f"counterexample checked: the point is in the domain and reaches disjunct {self.reached} "
+                        f"of the unsafe set ({self.seconds:.3f} s)")
+            return f"counterexample REJECTED ({len(self.problems)} problems, {self.seconds:.3f} s)"
         what = f"{self.leaves} leaves, {self.splits} splits ({self.seconds:.3f} s)"
+        if self.kind == "all":
+            what = f"{self.parts} parts, {what}"
         if self.ok:
             return f"certificate checked: {what}"
         if self.timed_out:
@@ -322,7 +332,40 @@ def _check_bab(cert: Mapping, limits: Limits, workers: int, deadline: float | No
     return certificate_bab.check_bab(cert, limits, workers, deadline)
 
 
-KINDS: dict[str, Checker] = {"bab": _check_bab}
+def _check_point(cert: Mapping, limits: Limits, workers: int, deadline: float | None) -> CheckReport:
+    from verify import certificate_point
+
+    return certificate_point.check_point(cert, limits, workers, deadline)
+
+
+def _check_all(cert: Mapping, limits: Limits, workers: int, deadline: float | None) -> CheckReport:
+    """``"kind": "all"``: a conjunction (e.g. one certificate per box of a VNN-LIB property); every part
+    is a whole certificate of another kind and must check."""
+    start = time.perf_counter()
+    fields(cert, "certificate", ("format", "version", "kind", "parts"), ("source", "stats"))
+    parts = array(cert["parts"], "parts")
+    if not parts:
+        raise CertificateError("parts: a bundle needs at least one certificate")
+    problems, leaves, splits, late = [], 0, 0, False
+    for k, part in enumerate(parts):
+        if isinstance(part, Mapping) and part.get("kind") == "all":
+            raise CertificateError(f"parts[{k}]: bundles do not nest")
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            late = True
+            problems.append(f"timed out before part {k} of {len(parts)}")
+            break
+        try:
+            report = check(part, workers, left, limits)
+        except CertificateError as exc:
+            raise CertificateError(f"parts[{k}]: {exc}") from None
+        problems.extend(f"part {k}: {p}" for p in report.problems)
+        leaves, splits, late = leaves + report.leaves, splits + report.splits, late or report.timed_out
+    return CheckReport(not problems, tuple(problems), leaves, splits, time.perf_counter() - start, "all",
+                       late and all("timed out" in p for p in problems), parts=len(parts))
+
+
+KINDS: dict[str, Checker] = {"bab": _check_bab, "counterexample": _check_point, "all": _check_all}
 """Checker per ``kind``. Another method's certificates register their checker here."""
 
 
