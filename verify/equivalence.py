@@ -25,7 +25,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from symbolic import errors
+from symbolic import budget, errors
 from symbolic.budget import Deadline
 from symbolic.circuit import Activation, Assignment, Circuit, to_fraction
 from verify.claim import Claim, Equality, Tolerance
@@ -148,7 +148,8 @@ def match_inputs(first: Circuit, second: Circuit) -> tuple[Circuit, tuple[tuple[
     return second.renamed(mapping), tuple(mapping.items())
 
 
-def difference_circuit(first: Circuit, second: Circuit, share: bool = True) -> Circuit:
+def difference_circuit(first: Circuit, second: Circuit, share: bool = True,
+                       deadline: Deadline | None = None) -> Circuit:
     """One circuit computing ``N1(x) - N2(x)`` over the inputs of ``first`` (``second`` must read
     the same names): every assignment renamed apart, the output named ``d`` (``d_`` ... when an
     input is called ``d``), and only what ``d`` reads is kept.
@@ -181,36 +182,48 @@ def difference_circuit(first: Circuit, second: Circuit, share: bool = True) -> C
         raise errors.ClaimError(f"cannot compare a network over {', '.join(second.inputs)} with one over "
                                 f"{', '.join(first.inputs)}")
     inputs = set(first.inputs)
-    renamed = []
+    prefixes = []
     for stem, net in (("n1_", first), ("n2_", second)):
         prefix = stem  # n1_..., n1__...: never an input; never equal to an n2_... name
         while any(prefix + a.name in inputs for a in net.assignments):
             prefix += "_"
-        mapping = {n: n for n in net.inputs} | {a.name: prefix + a.name for a in net.assignments}
-        renamed.append(net.renamed(mapping))
-    one, two = renamed
-    known: dict[tuple, str] = {}
-    for a in one.assignments:
-        known.setdefault(_key(a, {}), a.name)
-    alias: dict[str, str] = {}  # a name of ``two`` -> the shared name of ``one``
-    kept = list(one.assignments)
-    for a in two.assignments:
-        key = _key(a, alias)
-        if share and key in known:
-            alias[a.name] = known[key]
-            continue
-        kept.append(Assignment(a.name, tuple((alias.get(s, s), c) for s, c in a.terms), a.bias, a.activation))
+        prefixes.append(prefix)
+    kept: list[Assignment] = []
+    known: dict[tuple, str] = {}  # what an assignment of N1 computes -> its name
+    one = {n: n for n in inputs}
+    for a in first.assignments:
+        budget.check(deadline, "building the difference circuit")
+        one[a.name] = prefixes[0] + a.name
+        kept.append(Assignment(one[a.name], tuple((one[s], c) for s, c in a.terms), a.bias, a.activation))
+        known.setdefault(_key(kept[-1]), kept[-1].name)
+    two = {n: n for n in inputs}  # a name of N2 -> its name in the difference (maybe one of N1's)
+    for a in second.assignments:
+        budget.check(deadline, "building the difference circuit")
+        renamed = Assignment(prefixes[1] + a.name, tuple((two[s], c) for s, c in a.terms), a.bias, a.activation)
+        shared = known.get(_key(renamed)) if share else None
+        two[a.name] = shared or renamed.name
+        if shared is None:
+            kept.append(renamed)
     name = "d"
     while name in inputs:
         name += "_"
-    kept_by_name = {a.name: a for a in kept}
-    outputs = ((one.output, 1), (alias.get(two.output, two.output), -1))
+    outputs = ((one[first.output], 1), (two[second.output], -1))
     diff = Assignment(name, outputs, 0, Activation.LINEAR)
-    folded = _fold(name, outputs, kept_by_name) if share else diff
-    if _all_float64(kept) and not _all_float64([folded]):
-        folded = diff  # keep float64 weights for the engine's fast bounds
-    full = Circuit(first.inputs, (*kept, folded), (name,))
-    return Circuit(first.inputs, full.cone([name]), (name,))
+    if share:
+        folded = _fold(name, outputs, {a.name: a for a in kept})
+        if _all_float64([folded]) or not _all_float64(kept):  # keep float64 weights for the fast bounds
+            diff = folded
+    needed = set(diff.sources)
+    for a in reversed(kept):
+        if a.name in needed:
+            needed.update(a.sources)
+    return Circuit(first.inputs, (*(a for a in kept if a.name in needed), diff), (name,))
+
+
+def _key(a: Assignment) -> tuple:
+    """What an assignment computes, given the names of its sources: equal keys, equal values (its
+    terms are already merged by source, zeros dropped)."""
+    return a.activation, a.bias, frozenset(a.terms)
 
 
 def _fold(name: str, outputs, assignments: Mapping[str, Assignment]) -> Assignment:
@@ -230,19 +243,10 @@ def _fold(name: str, outputs, assignments: Mapping[str, Assignment]) -> Assignme
 
 def _all_float64(assignments) -> bool:
     """Whether every weight and bias is exactly a float64."""
-    def is_float(c: sp.Expr) -> bool:
-        return c.is_Rational and sp.Rational(float(c)) == c
+    def is_float(c: sp.Expr) -> bool:  # int / int is correctly rounded, so this is the nearest float
+        return c.is_Rational and (int(c.p) / int(c.q)).as_integer_ratio() == (int(c.p), int(c.q))
 
     return all(is_float(c) for a in assignments for c in (a.bias, *(c for _, c in a.terms)))
-
-
-def _key(a: Assignment, alias: Mapping[str, str]) -> tuple:
-    """What an assignment computes, given which names are shared: equal keys, equal values."""
-    terms: dict[str, sp.Expr] = {}
-    for s, c in a.terms:
-        s = alias.get(s, s)
-        terms[s] = terms.get(s, sp.S.Zero) + c
-    return a.activation, a.bias, frozenset((s, c) for s, c in terms.items() if c != 0)
 
 
 def equivalence(first: Circuit, second: Circuit, domain: Domain, eps: object = 0,
@@ -256,6 +260,8 @@ def equivalence(first: Circuit, second: Circuit, domain: Domain, eps: object = 0
     the exact ``sup |N1 - N2|`` is added when cheap (see :data:`DISTANCE_SHARE`); it must agree with
     the verdict.
     ``share=False`` keeps the two networks apart (see :func:`difference_circuit`; for measuring).
+    If the budget runs out while the difference circuit is built, before anything is decided,
+    :class:`~symbolic.errors.TimeoutExpired` is raised (the CLI exits 3 with the reason).
 
     >>> from symbolic.circuit import from_layers
     >>> from verify.domain import RealInterval
@@ -273,7 +279,7 @@ def equivalence(first: Circuit, second: Circuit, domain: Domain, eps: object = 0
         raise errors.ClaimError(f"tolerance {eps} is negative")
     config = config.started()
     second, matching = match_inputs(first, second)
-    diff = difference_circuit(first, second, share)
+    diff = difference_circuit(first, second, share, config.deadline)
     kind = Equality() if eps == 0 else Tolerance(eps)
     result = decide(Claim(diff, sp.S.Zero, domain, kind), config)
     first_value = second_value = None

@@ -117,10 +117,10 @@ def test_a_query_beyond_the_budget_is_unknown_with_exit_3_within_the_timeout(cap
     json_to_circuit.dump(copy, path)
     start = time.monotonic()
     code, out, err = run(capsys, "equiv", MIN3_64, path, "--domain", "[-1, 1]^3", "--tolerance", "3e-4",
-                         "--timeout", "1")
+                         "--timeout", "3")
     assert code == 3, err
     assert "verdict: unknown" in out and "reason: " in out
-    assert time.monotonic() - start < 1 * 1.1 + 1
+    assert time.monotonic() - start < 3 * 1.1 + 1  # the budget covers loading both models too
 
 
 def test_a_report_is_written(capsys, tmp_path, rounded):

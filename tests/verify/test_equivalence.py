@@ -229,6 +229,14 @@ def test_networks_with_other_inputs_or_several_outputs_are_refused_by_name(two, 
         equivalence(one, two, box(one.inputs), 0, CONFIG)
 
 
+def test_a_budget_spent_before_deciding_is_a_timeout_not_a_verdict():
+    from symbolic.budget import Deadline
+
+    net = from_layers([([[1, -1], [1, 1]], None), ([[1, 1]], None)])
+    with pytest.raises(errors.TimeoutExpired, match="building the difference circuit"):
+        equivalence(net, net, box(net.inputs), 0, Config(deadline=Deadline(1e-9, start=0.0)))
+
+
 def test_symbolic_weights_and_negative_tolerances_are_refused():
     net = from_layers([([[1, -1]], None)])
     w = sp.Symbol("w")
