@@ -262,6 +262,11 @@ def back_substitute(program: Program, bounds: Bounds, top: int, lam: dict, const
         level = program.levels[k]
         if prec is not None and bits > prec + SHRINK:
             z, scale, bits = _shrink(z, scale, bits, prec, bounds.post_lo[k], const)
+        elif prec is not None and bits < prec:
+            # small integers (e.g. the objective's own coefficients, scale 1) would lose up to one
+            # whole unit per rounded product below; carry prec bits so a unit is 2**-prec of them
+            shift = prec - bits
+            z, scale, bits = z * (1 << shift), scale / (1 << shift), prec
         pass_w, pass_b, unstable, select, un_w, un_b = level.split(bounds.kinds[k])
         if not unstable:
             step = scale / level.den

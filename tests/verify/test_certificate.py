@@ -775,3 +775,15 @@ def test_the_unrounded_attempt_decides_what_rounding_cannot(monkeypatch):
     assert check(c).ok
     report = certificate.check(json.loads(json.dumps(c)), limits=certificate.Limits(exact_relus=0))
     assert not report.ok and "rounded outward to 3 bits" in report.problems[0]
+
+
+def test_rounded_attempts_lose_only_their_resolution():
+    """Above Limits.exact_relus only the rounded attempts run: they must accept a leaf whose exact
+    margin (1/1000) is far above 2**-62. They once rounded each relaxed product of the objective's own
+    small integer coefficients to a whole unit (here the chord's -2/3 to -1), losing about 0.08 per
+    leaf on a 131-ReLU bench network, so that certificates of true proofs were rejected."""
+    network = net(["x"], [("h", {"x": 1}, 0, "relu"), ("y", {"h": -1, "x": F(1, 3)}, 0, "linear")], ["y"])
+    # on [-1, 2]: h <= (2/3)(x + 1), so y >= x/3 - (2/3)(x + 1) = -x/3 - 2/3 >= -4/3
+    c = cert(network, {"x": (-1, 2)}, [[atom({"y": 1}, "<", F(-4, 3) - F(1, 1000))]], leaf(proof({0: 1})))
+    assert check(c).ok
+    assert certificate.check(json.loads(json.dumps(c)), limits=certificate.Limits(exact_relus=0)).ok
