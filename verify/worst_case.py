@@ -42,6 +42,7 @@ class MaxError:
     reason: str = ""
     attained: bool = True
     note: str = ""
+    certificate: Mapping | None = dataclasses.field(default=None, compare=False, repr=False)  # bab: of |N - f| <= upper
 
     @property
     def exact(self) -> bool:
@@ -110,6 +111,9 @@ def max_error(
     piecewise-linear target is split into the linear regions of ``N - f`` on its closure; the
     maximum of an affine function on a cell is at a vertex, and it is attained in the domain
     exactly when some maximising face of a cell meets the domain (the centroid test below).
+    A closed box over more inputs (or with too many regions) goes to branch and bound
+    (:mod:`verify.worst_case_bab`, method "bab": exact when its gap closes, else the replayed lower
+    end and a certified upper end; ``certificate`` then proves ``|N - f| <= upper``).
     Otherwise z3's optimiser maximises ``N - f`` and ``f - N`` over the domain itself; an optimum
     ``v - k*epsilon`` means the supremum ``v`` is not attained. The budget is ``deadline`` or,
     without one, ``timeout_s`` from now; when it ends the answer keeps the bounds proved so far.
@@ -155,6 +159,13 @@ def max_error(
         if box is not None and max_cells:
             method = "regions"
             found = _by_regions(circuit, target, domain, box, output, max_cells, deadline)
+            if found is not None:
+                return dataclasses.replace(found, elapsed_s=time.perf_counter() - start)
+        if len(inputs) > 2 or (box is not None and max_cells):  # more inputs, or too many regions
+            from verify import worst_case_bab  # branch and bound; it imports this module
+
+            method = "bab"
+            found = worst_case_bab.max_error_bab(circuit, target, domain, deadline, output)
             if found is not None:
                 return dataclasses.replace(found, elapsed_s=time.perf_counter() - start)
         method = "z3-optimize"
