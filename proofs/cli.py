@@ -407,8 +407,9 @@ def _timeout(p: argparse.ArgumentParser, default: float, help: str) -> None:
 
 def _parallel(p: argparse.ArgumentParser) -> None:
     """``--workers`` and ``--scheduler``: where branch and bound searches its sub-boxes."""
-    p.add_argument("--workers", type=cli_args.workers, default=1, metavar="N",
-                   help="branch and bound: local processes that share the sub-boxes (same verdict and certificate)")
+    p.add_argument("--workers", type=cli_args.workers, metavar="N",
+                   help="branch and bound over sub-boxes in N local processes (1: this one); the verdict "
+                        "and certificate are the same for every N (default: the sequential search)")
     p.add_argument("--scheduler", type=cli_args.scheduler_address, metavar="ADDRESS",
                    help="branch and bound: run the sub-boxes on this Dask scheduler, e.g. tcp://host:8786")
 

@@ -145,7 +145,7 @@ def cmd_vnnlib(args: argparse.Namespace) -> int:
             raise errors.ClaimError(f"--instances runs a whole list; it does not take {', '.join(clash)}")
         from proofs.vnnlib_instances import run_instances
 
-        return run_instances(args)
+        return run_instances(argparse.Namespace(**{**vars(args), "workers": args.workers or 1}))
     if args.out or args.restart:
         raise errors.ClaimError("--out and --restart belong to --instances")
     if not args.network:
@@ -246,8 +246,9 @@ def add_parser(sub) -> None:
     v.add_argument("--out", type=cli_args.output_file, metavar="FILE",
                    help="with --instances: JSON lines, one per instance; a rerun skips instances already there")
     v.add_argument("--restart", action="store_true", help="with --instances: empty --out first")
-    v.add_argument("--workers", type=cli_args.workers, default=1,
-                   help="processes: with --instances, instances at once; otherwise they share branch and bound's sub-boxes")
+    v.add_argument("--workers", type=cli_args.workers, metavar="N",
+                   help="with --instances: instances at once (default 1); otherwise branch and bound over sub-boxes "
+                        "in N processes, the same verdict and certificate for every N (default: sequential)")
     v.add_argument("--scheduler", type=cli_args.scheduler_address, metavar="ADDRESS",
                    help="run branch and bound's sub-boxes on this Dask scheduler, e.g. tcp://host:8786")
     v.add_argument("--export-catalogue", type=cli_args.report_folder, metavar="DIR",

@@ -33,6 +33,10 @@ class Config:
     ``deadline``: a budget already running, shared by every step of a command (see
     :meth:`started`); when None each :func:`decide` call starts its own ``timeout_s``.
     ``engine``: run falsification and branch and bound (:mod:`verify.engine`) before z3.
+    ``workers``, ``scheduler``: None (both): the sequential branch and bound; otherwise branch and
+    bound over a fixed frontier of sub-boxes (:mod:`verify.parallel_bab`) in ``workers`` local
+    processes (1: this one) or on the Dask scheduler at this address, with the same verdict and
+    the same proved certificate for every ``workers`` and ``scheduler``.
 
     >>> config = Config(timeout_s=2).started()
     >>> config.deadline.timeout_s, config.started() is config
@@ -44,6 +48,8 @@ class Config:
     max_cells: int = 200_000
     deadline: Deadline | None = None
     engine: bool = True
+    workers: int | None = None
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.timeout_s, bool) or not isinstance(self.timeout_s, (int, float)) \
@@ -53,6 +59,9 @@ class Config:
             raise ValueError(f"max_points and max_cells must be >= 0, got {self.max_points}, {self.max_cells}")
         if self.deadline is not None and not isinstance(self.deadline, Deadline):
             raise ValueError(f"deadline must be a symbolic.budget.Deadline, got {self.deadline!r}")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 1):
+            raise ValueError(f"workers must be None or a positive integer, got {self.workers!r}")
 
     def started(self) -> Config:
         """This config with its budget running: itself if it has one, else a new ``timeout_s`` one."""
@@ -97,7 +106,8 @@ def decide(claim: Claim, config: Config = Config()) -> Result:
                 return result
             if engine.applicable(problem):
                 method = "bab"
-                result = engine.bab_claim(claim, problem, end, start)
+                result = engine.bab_claim(claim, problem, end, start, workers=config.workers,
+                                          scheduler=config.scheduler)
                 if result.verdict is not Verdict.UNKNOWN or config.deadline.expired():
                     return result
         method = "z3"

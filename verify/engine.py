@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from verify import branch_and_bound, falsify
+from verify import branch_and_bound, falsify, parallel_bab
 from verify.claim import Claim
 from verify.claim_to_problem import Problem, claim_to_problem
 from verify.domain import RealInterval
@@ -46,10 +46,16 @@ def falsify_claim(claim: Claim, problem: Problem, end: float, start: float,
 
 
 def bab_claim(claim: Claim, problem: Problem, end: float, start: float,
-              settings: branch_and_bound.Settings = branch_and_bound.Settings()) -> Result:
+              settings: branch_and_bound.Settings = branch_and_bound.Settings(), workers: int | None = None,
+              scheduler: str | None = None) -> Result:
     """Branch and bound on the claim's (bounded) box until ``end``: proved with a certificate,
-    refuted with an exact counterexample, or unknown with the reason and the fraction certified."""
-    out = branch_and_bound.search(problem, end, settings)
+    refuted with an exact counterexample, or unknown with the reason and the fraction certified.
+    With ``workers`` (processes) or a Dask ``scheduler``: over a frontier of sub-boxes
+    (:mod:`verify.parallel_bab`), the same verdict and certificate for any of them."""
+    if workers is not None or scheduler:
+        out = parallel_bab.search(problem, end, settings, workers=workers or 1, scheduler=scheduler)
+    else:
+        out = branch_and_bound.search(problem, end, settings)
     stats = out.stats.to_json()
     elapsed = time.perf_counter() - start
     if out.verdict == "refuted":
@@ -59,6 +65,8 @@ def bab_claim(claim: Claim, problem: Problem, end: float, start: float,
     if out.verdict == "proved":
         s = out.stats
         splits = f"{s.input_splits} input and {s.relu_splits} ReLU splits" if s.relu_splits else f"{s.input_splits} splits"
+        if out.certificate["stats"].get("sub_boxes"):  # parallel: searched as separate sub-boxes
+            splits += f"; {out.certificate['stats']['sub_boxes']} sub-boxes searched apart"
         return Result(claim, Verdict.PROVED, "bab", elapsed, certificate=out.certificate, stats=stats,
                       evidence=f"branch and bound: {s.leaves} leaves ({splits}, depth {s.max_depth}), each shown "
                                "unable to reach the unsafe set by outward-rounded linear bounds; "
