@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import math
 import time
 from fractions import Fraction
 
@@ -156,7 +157,7 @@ class _Search:
             reason = f"{self.stuck} nodes could be neither split further nor confirmed"
         return Outcome("unknown", None, None, None, stats,
                        f"branch and bound: {reason} after {stats.nodes} nodes; "
-                       f"{100 * stats.certified_fraction:.4g}% of the box certified")
+                       f"{percent(stats.certified_fraction)} of the box certified")
 
     # -- one batch --------------------------------------------------------------------------
     def _phases(self, flat: np.ndarray):
@@ -390,6 +391,15 @@ class _Search:
         candidates = unstable & (level == first)
         area = np.where(candidates, up * -lo / np.where(candidates, up - lo, 1.0), -1.0)
         return int(np.argmax(area))
+
+
+def percent(fraction: float) -> str:
+    """A certified fraction for people, rounded down (an open sliver never reads as 100%).
+
+    >>> percent(0.999999), percent(1.0), percent(0.123456)
+    ('99.99%', '100%', '12.34%')
+    """
+    return f"{math.floor(fraction * 10000) / 100:g}%"
 
 
 def search(problem: Problem, deadline: float, settings: Settings = Settings()) -> Outcome:
