@@ -16,6 +16,10 @@ by ``decide`` itself. The summary gives, per property, the instances decided and
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI does (proofs/cli.py)
+
 import argparse
 import csv
 import fnmatch

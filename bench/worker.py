@@ -13,9 +13,12 @@ the z3 worker never imports sympy or the toolkit, the Marabou worker never impor
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI does (proofs/cli.py)
+
 import argparse
 import json
-import os
 import sys
 import time
 from fractions import Fraction
