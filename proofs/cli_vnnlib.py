@@ -113,9 +113,8 @@ def _check(claim, cex) -> None:
 def load_network(path: str):
     """The network of a model file (.onnx, .json, .pt, ...), named ``X_0..``/``Y_0..``."""
     from networks.model_files import load_model
-    from proofs.spec_to_vnnlib import with_vnnlib_names
 
-    return with_vnnlib_names(load_model(path))
+    return load_model(path, vnnlib_names=True)
 
 
 def own_spec(circuit, boxes: list[str] | None, unsafe: str):

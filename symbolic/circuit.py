@@ -37,6 +37,8 @@ def to_exact(value: object, what: str = "weight") -> sp.Expr:
     >>> to_exact(0.5), to_exact(Fraction(1, 3)), to_exact(0.1)
     (1/2, 1/3, 3602879701896397/36028797018963968)
     """
+    if isinstance(value, sp.Rational):  # Integer or Rational: exact and finite already (the fast path)
+        return value
     if isinstance(value, sp.Basic):
         expr = value
     elif isinstance(value, bool):
@@ -100,8 +102,8 @@ class Assignment:
         for source, coeff in self.terms:
             if not isinstance(source, str):
                 raise errors.InvalidCircuitError(f"{self.name}: source {source!r} is not a name")
-            value = to_exact(coeff, f"weight of {source} in {self.name}")
-            merged[source] = merged.get(source, sp.S.Zero) + value
+            value = coeff if isinstance(coeff, sp.Rational) else to_exact(coeff, f"weight of {source} in {self.name}")
+            merged[source] = merged[source] + value if source in merged else value
         terms = tuple((s, c) for s, c in merged.items() if c != 0)
         object.__setattr__(self, "terms", terms)
         object.__setattr__(self, "bias", to_exact(self.bias, f"bias of {self.name}"))
