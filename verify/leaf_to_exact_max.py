@@ -136,6 +136,41 @@ def leaf_max(layers: Layers, program: exact.Program, box: Sequence[tuple[Fractio
     return LeafMax("max", found[0], found[1])
 
 
+def region_max(layers: Layers, box: Sequence[tuple[Fraction, Fraction]], x: np.ndarray, sign: int,
+               time_limit: float = 5.0) -> tuple[Fraction, tuple[Fraction, ...]] | None:
+    """The maximum of ``sign * d`` over the closed linear region of the float point ``x`` (its
+    ReLU pattern: a polytope on which ``d`` is affine) within ``box``, and an exact vertex attaining
+    it; None when the LP does not check. A local maximum, found exactly: it proves nothing about
+    other regions.
+
+    >>> from symbolic.circuit import from_layers
+    >>> from verify.circuit_to_layers import circuit_to_layers
+    >>> layers = circuit_to_layers(from_layers([([[1], [-1]], [0, 0]), ([[1, 1]], None)]))  # |x|
+    >>> region_max(layers, [(Fraction(-1), Fraction(2))], np.array([0.5]), 1)
+    (Fraction(2, 1), (Fraction(2, 1),))
+    """
+    n, values, kinds = layers.n_inputs, [np.asarray(x, dtype=np.float64)[None]], {}
+    for lv in layers.levels:
+        pre = lv.bias + sum((values[b.source] @ b.weights.T for b in lv.blocks), np.zeros((1, lv.size)))
+        values.append(np.where(lv.relu, np.maximum(pre, 0.0), pre))
+        kinds.update((name, exact.PASS if p > 0 else exact.ZERO) for name, p, r in zip(lv.names, pre[0], lv.relu) if r)
+    posts = affine_forms(layers, kinds)
+    rows = []
+    for lv in layers.levels:
+        pre = _pre(lv, posts, n)
+        for i, name in enumerate(lv.names):
+            if lv.relu[i]:
+                s = 1 if kinds[name] == exact.PASS else -1
+                rows.append(([s * pre[i, j] for j in range(n)], -s * pre[i, n]))
+    (k, i) = layers.outputs[0]
+    d = [sign * posts[k][i, j] for j in range(n + 1)]
+    top = maximise(d[:n], rows, [(_q(lo), _q(hi)) for lo, hi in box], time_limit)
+    if isinstance(top, str):
+        return None
+    point = top[0]
+    return _f(sum((a * v for a, v in zip(d[:n], point)), flint.fmpq(0)) + d[n]), tuple(_f(v) for v in point)
+
+
 def maximise(c: Sequence[flint.fmpq], rows: Sequence[tuple[Sequence[flint.fmpq], flint.fmpq]],
              box: Sequence[tuple[flint.fmpq, flint.fmpq]], time_limit: float = 5.0):
     """An exactly checked optimal vertex of ``max c . x`` subject to ``g . x >= h`` for each

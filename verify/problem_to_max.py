@@ -4,8 +4,9 @@
 of open nodes (a box and ReLU phases), largest sound upper bound of ``|d|`` first. Bounding,
 proofs and the LP are the engine's (:mod:`verify.confirm_leaves`, :mod:`verify.node_proofs`); a
 node is closed when its sound bound shows ``|d| <= L`` with the engine's margin, or when its ReLUs
-are all fixed and :mod:`verify.leaf_to_exact_max` solves it exactly. Nodes whose certificate leaf
-the checker rejected are reopened "distrusted": they and their children are closed only exactly.
+are all fixed and :mod:`verify.leaf_to_exact_max` solves it exactly. Nodes in :attr:`distrust`
+(reopened because the checker rejected their leaf) and their children are closed only exactly.
+Split nodes keep their bound and proofs in :attr:`inner`, so a coarser certificate can be cut.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from verify import certificate, confirm_leaves, falsify, linear_bounds as lb, mu
 from verify.certificate_exact import Program
 from verify.claim_to_problem import Problem, compile_spec
 from verify.confirm_leaves import RootBox
-from verify.leaf_to_exact_max import leaf_max
+from verify.leaf_to_exact_max import leaf_max, region_max
 from verify.output_set import Atom
 from verify.rigorous_bounds import MARGIN
 from verify.tree_to_certificate import Proof, Tree, network_json
@@ -35,18 +36,20 @@ class Settings:
     unstable ReLUs, or narrower than ``relu_width`` of the root box in every input, split a ReLU
     (hyperplanes through a maximiser never become stable under input splits), others an input,
     chosen by strong branching (``strong``: both halves of every input split bounded in floats,
-    product rule) or the smear rule; ``restarts`` x ``steps`` of gradient ascent
-    first, within ``ascent_share`` of the budget; the search stops at ``1 - certify_share`` of the
-    budget so that the certificate is written and checked in the rest (``check=False`` skips the
-    check, and then no result is called exact). An input is split at ``split_at`` of its width, off
+    product rule) or the smear rule. First ``restarts`` x ``steps`` of gradient ascent, within
+    ``ascent_share`` of the budget, whose ``polish`` best points have their linear regions
+    maximised exactly. The search stops at ``1 - certify_share`` of the budget at the latest, so
+    that the certificate is written and checked in the rest (``check=False`` skips the check, and
+    then no result is called exact). An input is split at ``split_at`` of its width, off
     the middle: midpoints make ranges such as ``x1 - x2 in [-a, a]``, where the default lower slope's
     tie ``u = -l`` is broken by rounding one way and by the exact checker the other (measured: rejected
     leaves, and leaves that pass only the checker's slowest, unrounded attempt)."""
 
     batch: int = 32
     relu_when: int = 2
-    restarts: int = 256
-    steps: int = 48
+    restarts: int = 2048
+    steps: int = 64
+    polish: int = 16
     ascent_share: float = 0.1
     certify_share: float = 0.25
     check: bool = True
@@ -74,8 +77,7 @@ class _Node:
 
 
 class MaxSearch:
-    """One maximisation: call :meth:`ascent`, then :meth:`search`; :meth:`close_open` and
-    :meth:`reopen` serve the certificate step."""
+    """One maximisation: :meth:`ascent`, :meth:`bound` the root, then :meth:`search`."""
 
     def __init__(self, problem: Problem, end: float, settings: Settings):
         self.p, self.layers, self.s, self.end = problem, problem.layers, settings, end
@@ -91,6 +93,8 @@ class MaxSearch:
         self.queue: list = []
         self.stuck: list[_Node] = []
         self.distrust: set[int] = set()
+        self.inner: dict[int, tuple[Fraction, list]] = {}   # split nodes: bound of |d| (+ margin), proofs
+        self.wide: dict[int, Fraction] = {}                 # leaves closed above L: the eps they need
         self.counts = dict(nodes=0, input_splits=0, relu_splits=0, exact_leaves=0, exact_tries=0, replays=0)
         self.t = dict(ascent=0.0, bounds=0.0, lp=0.0, branch=0.0, exact=0.0, certificate=0.0, check=0.0)
         self._eps: Fraction | None = None
@@ -143,6 +147,10 @@ class MaxSearch:
                 if time.monotonic() > stop:
                     break
         self._candidates(best_x, top=8)
+        for r in np.argsort(-best_y)[:self.s.polish]:  # the best points' linear regions, solved exactly
+            found = region_max(self.layers, self.p.box, best_x[r], int(sign[r, 0]))
+            if found is not None:
+                self._offer(dict(zip(self.p.inputs, found[1])), int(sign[r, 0]) * found[0])
         self.t["ascent"] += time.monotonic() - t0
 
     # -- bounding ---------------------------------------------------------------------------------
@@ -236,10 +244,11 @@ class MaxSearch:
     def root_items(self) -> list:
         return [(0, self.root.lo.copy(), self.root.hi.copy(), np.zeros(int(self.offsets[-1]), dtype=np.int8))]
 
-    def search(self, until: float) -> str:
-        """Process open nodes until none is left (``""``) or ``until`` (``time.monotonic()``): the reason."""
+    def search(self, until: float, stop=None) -> str:
+        """Process open nodes until none is left (``""``), ``until`` (``time.monotonic()``) or
+        ``stop()`` says so: the reason."""
         while self.queue:
-            if time.monotonic() > until:
+            if time.monotonic() > until or (stop is not None and stop()):
                 return "the time budget ran out"
             if self.tree.size > self.s.max_nodes:
                 return f"the split tree reached {self.s.max_nodes} nodes"
@@ -250,38 +259,6 @@ class MaxSearch:
                 children.extend(self._step(node, dims.get(node.id)))
             self.bound(children)
         return f"{len(self.stuck)} nodes could be neither split further nor solved exactly" if self.stuck else ""
-
-    def close_open(self) -> Fraction | None:
-        """Close every open node with its proof; the smallest ``eps`` (rounded up) at which they all
-        hold, or None when nothing was open."""
-        nodes = [item[2] for item in self.queue] + self.stuck
-        self.queue, self.stuck = [], []
-        if not nodes:
-            return None
-        for node in nodes:
-            self.tree.close(node.id, node.proofs)
-        return round_up(max(node.upper() + 2 * Fraction(node.need) for node in nodes))
-
-    def reopen(self, paths: list[str]) -> int:
-        """Reopen the leaves at ``paths`` (``tree/0/1``, as the checker names them), distrusted:
-        they are closed again only exactly. Returns how many were reopened."""
-        items = []
-        for path in dict.fromkeys(paths):
-            node, lo, hi, flat = 0, self.root.lo.copy(), self.root.hi.copy(), np.zeros(int(self.offsets[-1]), dtype=np.int8)
-            for step in path.split("/")[1:]:
-                how, child = self.tree.splits[node], int(step)
-                if how[0] == "input":
-                    j = self.p.inputs.index(how[1])
-                    (hi if child == 0 else lo)[j] = how[2]
-                else:
-                    flat[self.names.index(how[1])] = 1 if child == 0 else -1
-                node = self.tree.children[node][child]
-            if node in self.tree.leaves:
-                del self.tree.leaves[node]
-                self.distrust.add(node)
-                items.append((node, lo, hi, flat))
-        self.bound(items)
-        return len(items)
 
     def _closable(self, node: _Node) -> bool:
         shift = self.lower - node.eps
@@ -376,6 +353,7 @@ class MaxSearch:
         return [(c0, lo, hi0, node.flat), (c1, lo1, hi, node.flat)]
 
     def _split(self, node: _Node, how: tuple) -> tuple[int, int]:
+        self.inner[node.id] = (node.upper() + 2 * Fraction(node.need), node.proofs)
         children = self.tree.split(node.id, how)
         if not node.trust:
             self.distrust.update(children)

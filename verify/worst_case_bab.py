@@ -21,25 +21,31 @@ certificate is checked again. ``U`` (and an exact value) is reported only once t
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import math
+import random
 import time
 from fractions import Fraction
+
+import flint
+import numpy as np
 
 from symbolic import budget, errors
 from symbolic.circuit import Activation, Circuit
 from symbolic.expr_to_circuit import circuits_difference, difference_circuit
-from verify import certificate
+from verify import certificate, certificate_bab
 from verify.claim_to_problem import Problem, make_problem
 from verify.domain import Domain, RealInterval
-from verify.problem_to_max import MaxSearch, Settings, unsafe_set
-from verify.tree_to_certificate import certificate as make_certificate
+from verify.problem_to_max import MaxSearch, Settings, round_up, unsafe_set
+from verify.tree_to_certificate import Tree, certificate as make_certificate, network_json
 from verify.worst_case import MaxError, error_at
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Maximum:
     """``lower = |d(at)|`` exactly; ``upper`` a bound of ``|d|`` on the box whose certificate
-    ``certificate`` (of ``|d| <= upper``) the checker accepted (``report``), or None.
-    ``exact``: ``upper == lower``."""
+    ``certificate`` (of ``|d| <= upper``) the checker accepted (``report``), or None (with
+    ``Settings(check=False)``: proved by the search alone, unchecked). ``exact``: ``upper == lower``
+    with a checked certificate."""
 
     lower: Fraction
     at: dict[str, Fraction]
@@ -51,12 +57,18 @@ class Maximum:
 
     @property
     def exact(self) -> bool:
-        return self.upper is not None and self.upper == self.lower
+        return self.upper == self.lower and self.report is not None and self.report.ok
 
 
 def maximise(problem: Problem, end: float, settings: Settings = Settings()) -> Maximum:
     """Maximise ``|d|`` (the problem's only output) over its bounded box before ``end``
     (``time.monotonic()``; ``math.inf`` for no limit). Weights must be float64 numbers.
+
+    The search stops when the certificate of its current tree would take the rest of the budget
+    to check (the cost per leaf is measured on a sample of leaves). A big tree is first cut to a
+    coarse certificate that takes about an eighth of the time left (the split nodes of largest
+    bound, at a larger ``U``), checked as a fallback; then the whole tree, or the finest cut that
+    fits, is checked. The reported ``U`` is the best one the checker accepted.
 
     >>> from symbolic.circuit import from_layers
     >>> from verify.domain import RealInterval
@@ -73,31 +85,177 @@ def maximise(problem: Problem, end: float, settings: Settings = Settings()) -> M
     search = MaxSearch(problem, end, settings)
     search.ascent()
     search.bound(search.root_items())
-    reason = search.search(start + (1 - settings.certify_share) * (end - start))
+    cost = _CheckCost(search)
+    stop = cost.stop if settings.check and math.isfinite(end) else None  # leave time to check the tree
+    reason = search.search(start + (1 - settings.certify_share) * (end - start), stop)
     floor = Fraction(0)  # the certificate's eps must cover open nodes closed at their bounds
-    rounds = 0
-    while True:
-        closed_at = search.close_open()
-        if closed_at is not None:
-            floor = max(floor, closed_at)
-        upper = max(search.lower, floor)
-        t0 = time.monotonic()
-        cert = make_certificate(problem.circuit, problem.box, unsafe_set(problem.circuit.output, upper),
-                                search.tree, problem.source,
-                                {"leaves": len(search.tree.leaves), "max_depth": search.tree.max_depth})
-        search.t["certificate"] += time.monotonic() - t0
+    fallback = None       # a coarse certificate checked first when the whole tree is big
+    for _ in range(20):
+        floor = max(floor, _close_open(search) or 0)
         if not settings.check:
-            return _result(search, upper, cert, None, reason)
+            upper = max(search.lower, floor)
+            return _result(search, upper, _certificate(search, search.tree, upper), None, reason)
+        per_leaf, leaves = cost.per_leaf, len(search.tree.leaves)
+        if fallback is None and per_leaf * leaves * 4 > end - time.monotonic():
+            tree, upper = _cut(search, max(16, int((end - time.monotonic()) / (8 * per_leaf))), floor)
+            cert = _certificate(search, tree, upper)
+            report = _check(problem, cert, end, search)
+            if report.ok:
+                fallback = (upper, cert, report)
+        room, cut = end - time.monotonic(), per_leaf * leaves * 1.5 > end - time.monotonic()
+        tree, upper = _cut(search, max(16, int(room / (1.5 * per_leaf))), floor) if cut else \
+            (search.tree, max(search.lower, floor))
+        cert = _certificate(search, tree, upper)
         report = _check(problem, cert, end, search)
-        if report.ok or report.timed_out or time.monotonic() >= end:
-            return _result(search, upper if report.ok else None, cert, report, reason)
+        if cut:
+            search.counts["cut_leaves"] = len(tree.leaves)
+            reason = reason or "the certificate of the whole tree would not be checked in time"
+        if report.ok:
+            return _result(search, upper, cert, report, reason)
         paths = [p.split(":")[0] for p in report.problems if p.startswith("tree")]
-        rounds += 1
-        if not paths or rounds > 20 or not search.reopen(paths):
-            return _result(search, None, cert, report, reason)
+        if report.timed_out or cut or time.monotonic() >= end or not paths or not _reopen(search, paths):
+            break
         search.counts["repaired"] = search.counts.get("repaired", 0) + len(paths)
-        more = search.search(end - settings.certify_share / 2 * max(0.0, end - time.monotonic()))
-        reason = more or reason
+        reason = search.search(end, stop) or reason
+    if fallback is not None:
+        search.counts["cut_leaves"] = fallback[1]["stats"]["leaves"]
+        return _result(search, *fallback, reason or "the certificate of the whole tree was not checked in time")
+    return _result(search, None, cert, report, reason)
+
+
+def _certificate(search: MaxSearch, tree: Tree, upper: Fraction) -> dict:
+    t0 = time.monotonic()
+    p = search.p
+    cert = make_certificate(p.circuit, p.box, unsafe_set(p.circuit.output, upper), tree, p.source,
+                            {"leaves": len(tree.leaves), "max_depth": tree.max_depth})
+    search.t["certificate"] += time.monotonic() - t0
+    return cert
+
+
+class _CheckCost:
+    """Seconds the checker takes per leaf, measured on a few leaves whenever the tree has grown
+    eightfold; :meth:`stop` ends the search when checking the tree would take the time left."""
+
+    def __init__(self, search: MaxSearch, sample: int = 24):
+        self.search, self.sample, self.per_leaf, self.next = search, sample, 0.0, 64
+        self.network = certificate.parse_network(network_json(search.p.circuit), certificate.Limits())
+        self.rng = random.Random(0)
+
+    def stop(self) -> bool:
+        s = self.search
+        size = len(s.tree.leaves) + len(s.queue) + len(s.stuck)
+        if size >= self.next:
+            self.next *= 8
+            self._measure()
+        return time.monotonic() + 1.5 * self.per_leaf * size >= s.end
+
+    def _measure(self) -> None:
+        s = self.search
+        leaves = [n for n in s.tree.leaves if s.tree.leaves[n] != "empty"]
+        if not leaves:
+            return
+        t0 = time.monotonic()
+        unsafe = certificate.parse_unsafe(_unsafe_json(s.p.circuit.output, s.lower), self.network,
+                                          certificate.Limits())
+        picked = set(self.rng.sample(leaves, min(self.sample, len(leaves))))
+        walked = list(_walk(s, picked))
+        t1 = time.monotonic()
+        for node, path, lo, hi, flat in walked:
+            box = tuple((_q(a), _q(b)) for a, b in s.root.exact_box(lo, hi))
+            phases = tuple(sorted((s.names[i], int(flat[i])) for i in np.nonzero(flat)[0]))
+            proofs = tuple(certificate_bab.Proof(tuple((i, _q(v)) for i, v in p.mu),
+                                                 tuple((n, _q(v)) for n, v in p.beta),
+                                                 tuple((n, _q(v)) for n, v in p.alpha)) for p in s.tree.leaves[node])
+            certificate_bab.check_leaf(s.program, unsafe, certificate_bab.Leaf(path, box, phases, proofs))
+        self.per_leaf = (time.monotonic() - t1) / max(1, len(walked))  # the latest: deep leaves dominate
+        s.t["check"] += time.monotonic() - t0
+
+
+def _q(value) -> flint.fmpq:
+    value = Fraction(value)
+    return flint.fmpq(value.numerator, value.denominator)
+
+
+def _unsafe_json(d: str, eps: Fraction) -> list:
+    return [[{"coeffs": {n: str(c) for n, c in atom.coeffs}, "op": atom.op, "rhs": str(atom.rhs)} for atom in disj]
+            for disj in unsafe_set(d, eps)]
+
+
+def _close_open(search: MaxSearch) -> Fraction | None:
+    """Close every open node with its proof; the smallest ``eps`` (rounded up) at which they all
+    hold, or None when nothing was open."""
+    nodes = [item[2] for item in search.queue] + search.stuck
+    search.queue, search.stuck = [], []
+    for node in nodes:
+        search.tree.close(node.id, node.proofs)
+        search.wide[node.id] = node.upper() + 2 * Fraction(node.need)
+    return round_up(max(search.wide[node.id] for node in nodes)) if nodes else None
+
+
+def _cut(search: MaxSearch, budget: int, floor: Fraction) -> tuple[Tree, Fraction]:
+    """A certificate tree of at most about ``budget`` leaves: the split nodes are expanded largest
+    bound first, and those left unexpanded become leaves with their own proofs; its ``eps``."""
+    tree, new = search.tree, Tree()
+    eps = max(search.lower, floor) if 0 in tree.leaves else search.lower
+    heap, ids, size = [], {0: 0}, 1
+    if 0 in tree.leaves:
+        new.close(0, tree.leaves[0])
+    else:
+        heap.append((-search.inner[0][0], 0))
+    while heap and size < budget:
+        _, node = heapq.heappop(heap)
+        for old, fresh in zip(tree.children[node], new.split(ids[node], tree.splits[node])):
+            ids[old] = fresh
+            if old in tree.leaves:
+                new.close(fresh, tree.leaves[old])
+                eps = max(eps, search.wide.get(old, eps))
+            else:
+                heapq.heappush(heap, (-search.inner[old][0], old))
+        size += 1
+    for _, node in heap:
+        new.close(ids[node], search.inner[node][1])
+        eps = max(eps, search.inner[node][0])
+    return new, round_up(eps)
+
+
+def _walk(search: MaxSearch, wanted: set[int] | None = None):
+    """``(node, path, lo, hi, flat)`` for every node of the tree (or those in ``wanted``)."""
+    stack = [(0, "tree", search.root.lo, search.root.hi, np.zeros(int(search.offsets[-1]), dtype=np.int8))]
+    while stack:
+        node, path, lo, hi, flat = stack.pop()
+        if wanted is None or node in wanted:
+            yield node, path, lo, hi, flat
+        if search.tree.children[node] is None:
+            continue
+        how, (c0, c1) = search.tree.splits[node], search.tree.children[node]
+        if how[0] == "input":
+            j = search.p.inputs.index(how[1])
+            hi0, lo1 = hi.copy(), lo.copy()
+            hi0[j], lo1[j] = how[2], how[2]
+            stack += [(c1, path + "/1", lo1, hi, flat), (c0, path + "/0", lo, hi0, flat)]
+        else:
+            pos = search.names.index(how[1])
+            on, off = flat.copy(), flat.copy()
+            on[pos], off[pos] = 1, -1
+            stack += [(c1, path + "/1", lo, hi, off), (c0, path + "/0", lo, hi, on)]
+
+
+def _reopen(search: MaxSearch, paths: list[str]) -> int:
+    """Reopen the leaves at ``paths`` (``tree/0/1``, as the checker names them), distrusted: they
+    are closed again only exactly. Returns how many were reopened."""
+    ids = set()
+    for path in paths:
+        node = 0
+        for step in path.split("/")[1:]:
+            node = search.tree.children[node][int(step)]
+        ids.add(node)
+    items = [(node, lo, hi, flat) for node, _, lo, hi, flat in _walk(search, ids) if node in search.tree.leaves]
+    for node, *_ in items:
+        del search.tree.leaves[node]
+        search.wide.pop(node, None)
+        search.distrust.add(node)
+    search.bound(items)
+    return len(items)
 
 
 def _check(problem: Problem, cert: dict, end: float, search: MaxSearch) -> certificate.CheckReport:

@@ -142,3 +142,22 @@ def test_round_up_and_unsafe_set():
     d = unsafe_set("d", Fraction(1, 4))
     assert [str(a[0]) for a in d] == ["d > 1/4", "d < -1/4"]
     assert math.isclose(float(round_up(Fraction(math.pi))), math.pi, rel_tol=1e-11)
+
+
+def test_cut_certificate_is_coarser_and_still_checks():
+    """A tree too big to check in time is cut to its split nodes of largest bound: fewer leaves,
+    a larger (still certified) bound."""
+    from verify.problem_to_max import MaxSearch
+    from verify.worst_case_bab import _close_open, _cut
+
+    problem = problem_of(bump_net(Fraction(1, 2)), MIN3, BOX3)
+    search = MaxSearch(problem, time.monotonic() + 30, Settings())
+    search.ascent()
+    search.bound(search.root_items())
+    assert search.search(time.monotonic() + 20) == "" and _close_open(search) is None
+    assert len(search.tree.leaves) > 20
+    tree, eps = _cut(search, 8, Fraction(0))
+    assert 2 <= len(tree.leaves) <= 10 and eps > search.lower == Fraction(1, 2)
+    cert = make_certificate(problem.circuit, problem.box, unsafe_set(problem.circuit.output, eps), tree,
+                            None, {})
+    assert certificate.check(cert).ok
