@@ -371,7 +371,7 @@ def _run_on_dask(token: str, parts: tuple, job: Job, wall_deadline: float, setti
     with _DASK_LOCK:
         if _CACHE.get("token") != token:
             _CACHE.clear()
-            _CACHE.update(token=token, problem=make_problem(*parts))
+            _CACHE.update(token=token, problem=make_problem(*parts[:3], source=parts[3]))
         return _run(_CACHE["problem"], job, time.monotonic() + (wall_deadline - time.time()), settings)
 
 
@@ -389,9 +389,13 @@ class _Dask:
         except (OSError, TimeoutError, ValueError) as exc:
             raise errors.ClaimError(f"cannot reach the Dask scheduler at {scheduler} within "
                                     f"{connect_timeout_s:g} s: {exc}") from None
-        self.slots = max(1, sum(self.client.nthreads().values()))
-        [self.parts] = self.client.scatter([(problem.circuit, problem.unsafe, problem.sets, problem.source)],
-                                           broadcast=True)
+        try:
+            self.slots = max(1, sum(self.client.nthreads().values()))
+            [self.parts] = self.client.scatter([(problem.circuit, problem.unsafe, problem.sets, problem.source)],
+                                               broadcast=True)
+        except BaseException:
+            self.client.close()
+            raise
         self.wall = time.time() + (deadline - time.monotonic())
         self.token, self.pending = uuid.uuid4().hex, set()
 
