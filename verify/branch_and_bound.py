@@ -18,7 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from verify import confirm_leaves, linear_bounds as lb, multipliers, node_proofs
+from verify import confirm_leaves, linear_bounds as lb, multipliers, node_proofs, rigorous_bounds
 from verify.claim_to_problem import Problem
 from verify.confirm_leaves import RootBox, confirm_exact
 from verify.falsify import project
@@ -117,6 +117,7 @@ class _Search:
         self.volume = 0.0
         self.offsets = np.cumsum([0] + [lv.size for lv in self.layers.levels])
         self.names = [n for lv in self.layers.levels for n in lv.names]
+        self._ties: list[dict[str, float]] | None = None  # per node of the batch: slopes at u ~ -l
         self.inputs_only = settings.split == "input"
         self.relu_first = settings.split == "relu" or (settings.split == "auto" and
                                                        problem.layers.n_inputs > settings.relu_inputs)
@@ -205,6 +206,7 @@ class _Search:
         fb = confirm_leaves.as_float_bounds(sb, *self.root.outer(lo, hi), phases)
         proofs, atoms = node_proofs.atom_proofs(self.p, sb)
         self._parent_atoms = atoms
+        self._ties = self._tie_slopes(sb, phases)
         self.t["bounds"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         node_proofs.improve_mu(self.p, sb, fb, proofs, atoms, empty, self.s.mu_steps)
@@ -228,6 +230,24 @@ class _Search:
             state = np.where((state == 0) & near, 3, state)
         return state, proofs, fb, points
 
+    def _tie_slopes(self, sb, phases) -> list[dict[str, float]]:
+        """Per node: the default lower slopes the float bounds chose for unstable neurons with
+        ``u`` about ``-l``. The certificate's default rule (slope 1 iff ``u > -l``) is applied to
+        exact bounds, which may fall on the other side of such a tie, so these slopes are written
+        into every proof of the node explicitly (any slope in [0, 1] is valid)."""
+        B = sb.lower[0].shape[0] if sb.lower else 0
+        ties: list[dict[str, float]] = [{} for _ in range(B)]
+        offset = 0
+        for k, (lower, upper) in enumerate(zip(sb.lower, sb.upper)):
+            relu = self.layers.levels[k].relu
+            phase = None if phases is None else phases[k]
+            s_low, _, _, unstable = rigorous_bounds.relax_lines(relu, lower, upper, phase)
+            near = unstable & (np.abs(upper + lower) <= 1e-6 * np.maximum(1.0, upper - lower))
+            for b, i in zip(*np.nonzero(near)):
+                ties[b][self.names[offset + i]] = float(s_low[b, i])
+            offset += lower.shape[1]
+        return ties
+
     def _bound_float(self, lo, hi, phases):
         """Networks whose weights are not floats: float bounds guide, exact rationals confirm."""
         t0 = time.perf_counter()
@@ -235,6 +255,7 @@ class _Search:
         fb = lb.node_bounds(self.layers, lo, hi, phases, all_rows=True)
         values, As = multipliers.atom_bounds(self.layers, fb, self.p.specs)
         self._parent_atoms = values
+        self._ties = None  # confirmed in exact rationals, with the exact default rule
         proofs = node_proofs.Proofs([], [], [], [], [], [])
         for d, spec in enumerate(self.p.specs):
             best = np.argmax(values[d], axis=0)
@@ -260,6 +281,10 @@ class _Search:
         if alpha is not None:
             flat = np.concatenate([alpha[k] for k in sorted(alpha)])
             named_alpha = tuple((self.names[i], float(flat[i])) for i in np.nonzero(~np.isnan(flat))[0])
+        ties = self._ties[b] if self._ties is not None and b < len(self._ties) else {}
+        if ties:
+            given = {n for n, _ in named_alpha}
+            named_alpha += tuple((n, v) for n, v in sorted(ties.items()) if n not in given)
         return Proof(tuple((i, float(v)) for i, v in enumerate(mu) if v > 0), named_beta, named_alpha)
 
     def _close(self, node: int, proofs, lo, hi, flat) -> None:

@@ -174,3 +174,25 @@ def test_decide_uses_branch_and_bound_on_boxes_with_three_inputs():
     result = decide(Claim(net, sp.Min(X1, X2, X3), box, Tolerance(Fraction(err * 1.5).limit_denominator(1000))))
     assert result.method == "bab" and result.verdict is Verdict.PROVED
     assert certificate.check(result.certificate).ok and result.to_json()["stats"]["leaves"] >= 1
+
+
+def test_a_relu_with_u_equal_to_minus_l_gets_its_slope_written_into_the_certificate():
+    """At a tie u = -l the certificate's default lower slope is 0, but outward-rounded floats may
+    read u > -l and use 1: the search then proved leaves whose certificate the checker rejected
+    (median3_32, target neuron with exact bounds [-1/4, 1/4]). The slope used is now written out."""
+    from pathlib import Path
+
+    from networks.json_to_circuit import load
+    from proofs.text_to_domain import parse_domain
+    from proofs.text_to_expr import parse_expression
+    from verify import certificate
+    from verify.claim import Claim, Tolerance
+    from verify.decide import Config, decide
+
+    net = load(Path(__file__).resolve().parents[2] / "bench" / "models" / "median3_32.json")
+    target = parse_expression("max(min(x1, x2), min(max(x1, x2), x3))")
+    domain = parse_domain("x1 in [-1, 0], x2 in [-1/2, 0], x3 in [-1, 0]", list(net.inputs))
+    result = decide(Claim(net, target, domain, Tolerance(Fraction(284126, 911397))), Config(timeout_s=60))
+    assert result.verdict.value == "proved" and result.method == "bab"
+    report = certificate.check(result.certificate)
+    assert report.ok, report.problems[:2]
