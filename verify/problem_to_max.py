@@ -51,7 +51,7 @@ class Settings:
     steps: int = 64
     polish: int = 16
     ascent_share: float = 0.1
-    certify_share: float = 0.25
+    certify_share: float = 0.65
     check: bool = True
     max_nodes: int = 2_000_000
     max_aspect: float = 256.0
@@ -244,11 +244,10 @@ class MaxSearch:
     def root_items(self) -> list:
         return [(0, self.root.lo.copy(), self.root.hi.copy(), np.zeros(int(self.offsets[-1]), dtype=np.int8))]
 
-    def search(self, until: float, stop=None) -> str:
-        """Process open nodes until none is left (``""``), ``until`` (``time.monotonic()``) or
-        ``stop()`` says so: the reason."""
+    def search(self, until: float) -> str:
+        """Process open nodes until none is left (``""``) or ``until`` (``time.monotonic()``): the reason."""
         while self.queue:
-            if time.monotonic() > until or (stop is not None and stop()):
+            if time.monotonic() > until:
                 return "the time budget ran out"
             if self.tree.size > self.s.max_nodes:
                 return f"the split tree reached {self.s.max_nodes} nodes"

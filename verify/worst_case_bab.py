@@ -11,11 +11,12 @@ The target is folded into the network (``d = N - f``, as :mod:`verify.claim_to_p
   fixed and its maximum is found exactly (:mod:`verify.leaf_to_exact_max`).
 
 When no node is left open, ``|d| <= L`` on the whole box: ``L`` is the exact maximum. When the
-budget runs out, the open nodes are closed at ``U`` = the largest of their sound upper bounds,
-padded by the margin and rounded up to 12 significant digits. Either way the split tree is a
-certificate of ``|N - f| <= U`` (docs/certificates.md) that :func:`verify.certificate.check`
-re-checks with rationals only; a leaf it rejects is reopened and solved exactly, and the
-certificate is checked again. ``U`` (and an exact value) is reported only once the check accepts.
+search's share of the budget runs out, the open nodes are closed at ``U`` = the largest of their
+sound upper bounds, padded by the margin and rounded up to 12 significant digits. Either way the
+split tree is a certificate of ``|N - f| <= U`` (docs/certificates.md) that
+:func:`verify.certificate.check` re-checks with rationals only, within the same budget: a leaf it
+rejects is reopened and solved exactly, and a tree too big to check in time is cut to a coarser
+certificate (a larger ``U``). ``U`` (and an exact value) is reported only once the check accepts.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from verify.domain import Domain, RealInterval
 from verify.problem_to_max import MaxSearch, Settings, round_up, unsafe_set
 from verify.tree_to_certificate import Tree, certificate as make_certificate, network_json
 from verify.worst_case import MaxError, error_at
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Maximum:
@@ -64,11 +66,11 @@ def maximise(problem: Problem, end: float, settings: Settings = Settings()) -> M
     """Maximise ``|d|`` (the problem's only output) over its bounded box before ``end``
     (``time.monotonic()``; ``math.inf`` for no limit). Weights must be float64 numbers.
 
-    The search stops when the certificate of its current tree would take the rest of the budget
-    to check (the cost per leaf is measured on a sample of leaves). A big tree is first cut to a
-    coarse certificate that takes about an eighth of the time left (the split nodes of largest
-    bound, at a larger ``U``), checked as a fallback; then the whole tree, or the finest cut that
-    fits, is checked. The reported ``U`` is the best one the checker accepted.
+    The search gets ``1 - certify_share`` of the budget; checking its certificate usually costs
+    more than the search (the checker is exact). When the whole tree would not be checked in the
+    time left (the cost per leaf is timed on 24 leaves), a coarse cut of it (the split nodes of
+    largest bound become leaves, at a larger ``U``) sized for an eighth of that time is checked,
+    then finer cuts sized by the measured speed; the reported ``U`` is the finest one accepted.
 
     >>> from symbolic.circuit import from_layers
     >>> from verify.domain import RealInterval
@@ -85,42 +87,42 @@ def maximise(problem: Problem, end: float, settings: Settings = Settings()) -> M
     search = MaxSearch(problem, end, settings)
     search.ascent()
     search.bound(search.root_items())
-    cost = _CheckCost(search)
-    stop = cost.stop if settings.check and math.isfinite(end) else None  # leave time to check the tree
-    reason = search.search(start + (1 - settings.certify_share) * (end - start), stop)
+    reason = search.search(start + (1 - settings.certify_share) * (end - start))
     floor = Fraction(0)  # the certificate's eps must cover open nodes closed at their bounds
-    fallback = None       # a coarse certificate checked first when the whole tree is big
     for _ in range(20):
         floor = max(floor, _close_open(search) or 0)
+        whole = max(search.lower, floor)
         if not settings.check:
-            upper = max(search.lower, floor)
-            return _result(search, upper, _certificate(search, search.tree, upper), None, reason)
-        per_leaf, leaves = cost.per_leaf, len(search.tree.leaves)
-        if fallback is None and per_leaf * leaves * 4 > end - time.monotonic():
-            tree, upper = _cut(search, max(16, int((end - time.monotonic()) / (8 * per_leaf))), floor)
-            cert = _certificate(search, tree, upper)
+            return _result(search, whole, _certificate(search, search.tree, whole), None, reason)
+        best, report, leaves = None, None, len(search.tree.leaves)
+        per_leaf = _sample_cost(search) if math.isfinite(end) else 0.0
+        size = leaves if per_leaf * leaves * 1.3 <= end - time.monotonic() else \
+            max(16, int((end - time.monotonic()) / (8 * per_leaf)))
+        while True:  # progressively finer certificates, each sized by the last check's speed
+            tree, upper = (search.tree, whole) if size >= leaves else _cut(search, size, floor)
+            t0, cert = time.monotonic(), _certificate(search, tree, upper)
             report = _check(problem, cert, end, search)
-            if report.ok:
-                fallback = (upper, cert, report)
-        room, cut = end - time.monotonic(), per_leaf * leaves * 1.5 > end - time.monotonic()
-        tree, upper = _cut(search, max(16, int(room / (1.5 * per_leaf))), floor) if cut else \
-            (search.tree, max(search.lower, floor))
-        cert = _certificate(search, tree, upper)
-        report = _check(problem, cert, end, search)
-        if cut:
-            search.counts["cut_leaves"] = len(tree.leaves)
-            reason = reason or "the certificate of the whole tree would not be checked in time"
-        if report.ok:
-            return _result(search, upper, cert, report, reason)
-        paths = [p.split(":")[0] for p in report.problems if p.startswith("tree")]
-        if report.timed_out or cut or time.monotonic() >= end or not paths or not _reopen(search, paths):
+            if not report.ok:
+                break
+            best = (upper, cert, report)
+            per_leaf = (time.monotonic() - t0) / len(tree.leaves)
+            room = end - time.monotonic()
+            if size >= leaves or per_leaf * len(tree.leaves) * 1.5 > room:
+                break
+            size = leaves if per_leaf * leaves * 1.3 <= room else int(0.7 * room / per_leaf)
+            if size < 1.5 * len(tree.leaves):
+                break
+        if best is not None and best[0] == whole:
+            return _result(search, *best, reason)
+        paths = [p.split(":")[0] for p in report.problems if p.startswith("tree")] if not report.ok else []
+        if size < leaves or report.timed_out or time.monotonic() >= end or not paths or not _reopen(search, paths):
             break
         search.counts["repaired"] = search.counts.get("repaired", 0) + len(paths)
-        reason = search.search(end, stop) or reason
-    if fallback is not None:
-        search.counts["cut_leaves"] = fallback[1]["stats"]["leaves"]
-        return _result(search, *fallback, reason or "the certificate of the whole tree was not checked in time")
-    return _result(search, None, cert, report, reason)
+        reason = search.search(end - (end - time.monotonic()) / 2) or reason
+    if best is None:
+        return _result(search, None, cert, report, reason)
+    search.counts["cut_leaves"] = best[1]["stats"]["leaves"]
+    return _result(search, *best, reason or "the certificate of the whole tree was not checked in time")
 
 
 def _certificate(search: MaxSearch, tree: Tree, upper: Fraction) -> dict:
@@ -132,43 +134,26 @@ def _certificate(search: MaxSearch, tree: Tree, upper: Fraction) -> dict:
     return cert
 
 
-class _CheckCost:
-    """Seconds the checker takes per leaf, measured on a few leaves whenever the tree has grown
-    eightfold; :meth:`stop` ends the search when checking the tree would take the time left."""
-
-    def __init__(self, search: MaxSearch, sample: int = 24):
-        self.search, self.sample, self.per_leaf, self.next = search, sample, 0.0, 64
-        self.network = certificate.parse_network(network_json(search.p.circuit), certificate.Limits())
-        self.rng = random.Random(0)
-
-    def stop(self) -> bool:
-        s = self.search
-        size = len(s.tree.leaves) + len(s.queue) + len(s.stuck)
-        if size >= self.next:
-            self.next *= 8
-            self._measure()
-        return time.monotonic() + 1.5 * self.per_leaf * size >= s.end
-
-    def _measure(self) -> None:
-        s = self.search
-        leaves = [n for n in s.tree.leaves if s.tree.leaves[n] != "empty"]
-        if not leaves:
-            return
-        t0 = time.monotonic()
-        unsafe = certificate.parse_unsafe(_unsafe_json(s.p.circuit.output, s.lower), self.network,
-                                          certificate.Limits())
-        picked = set(self.rng.sample(leaves, min(self.sample, len(leaves))))
-        walked = list(_walk(s, picked))
-        t1 = time.monotonic()
-        for node, path, lo, hi, flat in walked:
-            box = tuple((_q(a), _q(b)) for a, b in s.root.exact_box(lo, hi))
-            phases = tuple(sorted((s.names[i], int(flat[i])) for i in np.nonzero(flat)[0]))
-            proofs = tuple(certificate_bab.Proof(tuple((i, _q(v)) for i, v in p.mu),
-                                                 tuple((n, _q(v)) for n, v in p.beta),
-                                                 tuple((n, _q(v)) for n, v in p.alpha)) for p in s.tree.leaves[node])
-            certificate_bab.check_leaf(s.program, unsafe, certificate_bab.Leaf(path, box, phases, proofs))
-        self.per_leaf = (time.monotonic() - t1) / max(1, len(walked))  # the latest: deep leaves dominate
-        s.t["check"] += time.monotonic() - t0
+def _sample_cost(search: MaxSearch, k: int = 24) -> float:
+    """Seconds the checker takes per leaf of the current tree, timed on ``k`` random leaves."""
+    closed = [n for n in search.tree.leaves if search.tree.leaves[n] != "empty"]
+    if not closed:
+        return 0.0
+    t0 = time.monotonic()
+    network = certificate.parse_network(network_json(search.p.circuit), certificate.Limits())
+    unsafe = certificate.parse_unsafe(_unsafe_json(search.p.circuit.output, search.lower), network,
+                                      certificate.Limits())
+    picked = set(random.Random(0).sample(closed, min(k, len(closed))))
+    items = list(_walk(search, picked))
+    t1 = time.monotonic()
+    for node, _, lo, hi, flat in items:
+        box = tuple((_q(a), _q(b)) for a, b in search.root.exact_box(lo, hi))
+        phases = tuple(sorted((search.names[i], int(flat[i])) for i in np.nonzero(flat)[0]))
+        proofs = tuple(certificate_bab.Proof(tuple((i, _q(v)) for i, v in p.mu), tuple((n, _q(v)) for n, v in p.beta),
+                                             tuple((n, _q(v)) for n, v in p.alpha)) for p in search.tree.leaves[node])
+        certificate_bab.check_leaf(search.program, unsafe, certificate_bab.Leaf("tree", box, phases, proofs))
+    search.t["check"] += time.monotonic() - t0
+    return (time.monotonic() - t1) / len(items)
 
 
 def _q(value) -> flint.fmpq:
@@ -322,8 +307,9 @@ def max_error_bab(circuit: Circuit, target, domain: Domain, deadline: budget.Dea
     if found.reason.startswith("the time budget ran out"):
         found = dataclasses.replace(found, reason=deadline.reason("the worst-case error (branch and bound)")
                                     + found.reason[len("the time budget ran out"):])
-    done = (f"branch and bound: {s['leaves']} leaves ({s['exact_leaves']} solved exactly), certificate "
-            f"of |N - f| <= {found.upper} checked in {s['check_s']:.3g} s" if found.upper is not None else "")
+    done = "" if found.upper is None else (
+        f"branch and bound: certificate of |N - f| <= {found.upper} with {found.certificate['stats']['leaves']} "
+        f"leaves ({s['exact_leaves']} solved exactly) checked in {s['check_s']:.3g} s")
     if found.exact:
         return MaxError(found.lower, at, found.lower, found.lower, "bab", elapsed, note=done,
                         certificate=found.certificate)

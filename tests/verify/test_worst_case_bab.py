@@ -161,3 +161,11 @@ def test_cut_certificate_is_coarser_and_still_checks():
     cert = make_certificate(problem.circuit, problem.box, unsafe_set(problem.circuit.output, eps), tree,
                             None, {})
     assert certificate.check(cert).ok
+
+
+def test_two_inputs_with_too_many_regions_go_to_branch_and_bound():
+    net = load(SHARED / "mlp_w8.json")
+    target = sp.Min(sym("x1"), sym("x2"))
+    by_regions = max_error(net, target, BOX2, timeout_s=60)
+    worst = max_error(net, target, BOX2, max_cells=10, timeout_s=30)
+    assert worst.method == "bab" and worst.value == by_regions.value and worst.attained
