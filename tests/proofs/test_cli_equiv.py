@@ -119,7 +119,9 @@ def test_a_query_beyond_the_budget_is_unknown_with_exit_3_within_the_timeout(cap
     code, out, err = run(capsys, "equiv", MIN3_64, path, "--domain", "[-1, 1]^3", "--tolerance", "3e-4",
                          "--timeout", "3")
     assert code == 3, err
-    assert "verdict: unknown" in out and "reason: " in out
+    # the budget runs out in the search (a verdict with its reason) or, on a loaded machine, while
+    # the difference circuit is still being built (one "unknown: timeout" line on stderr)
+    assert ("verdict: unknown" in out and "reason: " in out) or "unknown: timeout" in err, out + err
     assert time.monotonic() - start < 3 * 1.1 + 1  # the budget covers loading both models too
 
 
