@@ -144,11 +144,13 @@ class MaxSearch:
             x = np.clip(x + step * np.sign(grad), lo, hi)
             if t % 8 == 7:
                 step = step * 0.5
-                if time.monotonic() > stop:
-                    break
+            if time.monotonic() > stop:
+                break
         self._candidates(best_x, top=8)
         for r in np.argsort(-best_y)[:self.s.polish]:  # the best points' linear regions, solved exactly
-            found = region_max(self.layers, self.p.box, best_x[r], int(sign[r, 0]))
+            if time.monotonic() > stop:
+                break
+            found = region_max(self.layers, self.p.box, best_x[r], int(sign[r, 0]), max(0.05, stop - time.monotonic()))
             if found is not None:
                 self._offer(dict(zip(self.p.inputs, found[1])), int(sign[r, 0]) * found[0])
         self.t["ascent"] += time.monotonic() - t0
