@@ -208,7 +208,7 @@ def _outcome(problem: Problem, front: Frontier, done: list[Done], start: float,
     head = why[0] if why else "the time budget ran out"
     return bab.Outcome("unknown", None, None, None, stats,
                        f"parallel branch and bound: {len(why) + missing} of {len(front.jobs)} sub-boxes undecided "
-                       f"(first: {head}); {100 * stats.certified_fraction:.4g}% of the box certified")
+                       f"(first: {head}); {bab.percent(stats.certified_fraction)} of the box certified")
 
 
 def _stats(front: Frontier, done: Sequence[Done], start: float, volume: float) -> bab.Stats:
