@@ -15,7 +15,7 @@ from collections.abc import Sequence
 # threads, 21 s with one), and one thread keeps float results, hence searches, the same everywhere.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from proofs import cli_args, cli_certificate  # noqa: E402
+from proofs import cli_args, cli_certificate, cli_cross_check  # noqa: E402
 from proofs.cli_output import OutputError, run_guarded, say  # noqa: E402
 from symbolic import errors  # noqa: E402
 
@@ -35,9 +35,13 @@ class _Parser(argparse.ArgumentParser):
         raise errors.ParseError(f"{command}: {message}" if command else message)
 
 
-def _verdict_exit(verdict) -> int:
+def _verdict_exit(verdict, result=None) -> int:
+    """The exit code of a verdict; ``EXIT_INTERNAL`` when ``--cross-check``'s second route contradicts it."""
     from verify.result import Verdict
 
+    if result is not None and cli_cross_check.disagree([result]):
+        say(f"error: two routes disagree: {cli_cross_check.line(result.confirmation)}")
+        return EXIT_INTERNAL
     return {Verdict.PROVED: EXIT_PROVED, Verdict.REFUTED: EXIT_REFUTED, Verdict.UNKNOWN: EXIT_UNKNOWN}[verdict]
 
 
@@ -55,8 +59,10 @@ def cmd_prove(args: argparse.Namespace) -> int:
         for t in theorems:
             print(f"{t.name:38s} {t.source}")
         return 0
-    rows, total = _run_theorems(theorems, Config(timeout_s=args.timeout), quiet=args.json)
-    bad = [t.name for t, r, _ in rows if r.verdict is not t.expected]
+    rows, total = _run_theorems(theorems, Config(timeout_s=args.timeout), quiet=args.json,
+                                cross_check=args.cross_check)
+    bad = [t.name for t, r, _ in rows if r.verdict is not t.expected or cli_cross_check.disagree([r])]
+    written = _prove_certificates(args.certificate, rows, args.timeout)
     if args.json:
         print(json.dumps(report.catalogue_json(rows, total), indent=2))
     else:
@@ -65,6 +71,10 @@ def cmd_prove(args: argparse.Namespace) -> int:
         summary = ", ".join(f"{n} {v}" for v, n in counts.items())
         status = "all as expected" if not bad else f"NOT as expected: {', '.join(bad)}"
         print(f"\n{len(rows)} theorems: {summary}; {status} ({total:.2f} s)")
+        if args.cross_check:
+            print(_confirmation_summary([r for _, r, _ in rows]))
+        if written is not None:
+            print(written)
     if args.report:
         paths = report.write_reports(rows, total, args.report)
         if not args.json:
@@ -72,17 +82,56 @@ def cmd_prove(args: argparse.Namespace) -> int:
     return 0 if not bad else 1
 
 
-def _run_theorems(theorems, config, quiet: bool):
-    """Run theorems with a progress bar; rows are ``(theorem, result, facts)``."""
+def _run_theorems(theorems, config, quiet: bool, cross_check: bool = False):
+    """Run theorems with a progress bar; rows are ``(theorem, result, facts)``. With ``cross_check``
+    each verdict is confirmed a second way within the theorem's own budget."""
     from proofs.progress import Progress
 
     progress = Progress(len(theorems), "theorems", enabled=not quiet)
     start = time.perf_counter()
     rows = []
     for t in theorems:
-        rows.append((t, *t.run_with_facts(config)))
+        began = time.perf_counter()
+        result, facts = t.run_with_facts(config)
+        if cross_check:
+            result = cli_cross_check.confirm(result, config.timeout_s - (time.perf_counter() - began))
+        rows.append((t, result, facts))
         progress.step(t.name)
     return rows, time.perf_counter() - start
+
+
+def _confirmation_summary(results) -> str:
+    """``--cross-check`` on prove: how many verdicts a second route confirmed, and why not the rest."""
+    from collections import Counter
+
+    agree = Counter(r.confirmation["agree"] for r in results)
+    routes = Counter(r.confirmation["routes"][-1] for r in results if r.confirmation["agree"])
+    text = (f"cross-check: {agree[True]} of {len(results)} verdicts confirmed by a second route ("
+            + ", ".join(f"{n} by {route}" for route, n in routes.most_common()) + ")")
+    if agree[False]:
+        text += f"; {agree[False]} DISAGREE"
+    if agree[None]:
+        text += f"; {agree[None]} not confirmed"
+    return text
+
+
+def _prove_certificates(folder, rows, timeout_s: float) -> str | None:
+    """``prove --certificate DIR``: each theorem's certificate as ``DIR/<name>.json``; one line to print."""
+    if folder is None:
+        return None
+    from pathlib import Path
+
+    from proofs import cli_certificate
+
+    written, missing = 0, []
+    for t, r, _ in rows:
+        facts = cli_certificate.save(Path(folder) / f"{t.name}.json", [r], time.monotonic() + timeout_s)
+        if facts["file"] is None:
+            missing.append(f"{t.name} ({facts['reason']})")
+        else:
+            written += 1
+    text = f"certificates: {written} of {len(rows)} written to {folder} (check each: mathcircuits certify FILE)"
+    return text + ("; none for " + "; ".join(missing) if missing else "")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -137,10 +186,16 @@ def cmd_claim(args: argparse.Namespace) -> int:  # noqa: D103
     claim = _build_claim(args)
     result = decide(claim, Config(timeout_s=args.timeout, deadline=deadline, workers=args.workers,
                                   scheduler=args.scheduler))
+    result = _cross_check(args, result, deadline)
     extra = _certificate(args, result, deadline)
     _print_result(result, args.json, extra)
     _single_report(args, "claim", result, {})
-    return _verdict_exit(result.verdict)
+    return _verdict_exit(result.verdict, result)
+
+
+def _cross_check(args: argparse.Namespace, result, deadline):
+    """``--cross-check``: the result with a second route's confirmation, within the command's budget."""
+    return cli_cross_check.confirm(result, deadline.remaining()) if args.cross_check else result
 
 
 def _certificate(args: argparse.Namespace, result, deadline) -> dict:
@@ -182,6 +237,8 @@ def _print_result(result, as_json: bool, extra: dict | None = None) -> None:
         print(f"reason:  {result.reason}")
     if result.evidence:
         print(f"evidence: {result.evidence}")
+    if result.confirmation is not None:
+        print(f"cross-check: {cli_cross_check.line(result.confirmation)}")
     for key, value in (extra or {}).items():
         print(f"{key}: {value}")
 
@@ -232,6 +289,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         extra.update(rounding.facts(deadline))
     else:
         result = decide(claim, config)
+    result = _cross_check(args, result, deadline)
     bounded = domain.is_bounded(circuit.inputs)
     if isinstance(claim.kind, Predicate):
         extra.update({"max_error": None, "max_error_at": None})
@@ -255,7 +313,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     printed = {**extra, **_certificate(args, result, deadline)}
     _print_result(result, args.json, printed)
     _single_report(args, Path(args.model).stem, result, extra)
-    return _verdict_exit(result.verdict)
+    return _verdict_exit(result.verdict, result)
 
 
 def cmd_simplify(args: argparse.Namespace) -> int:
@@ -446,6 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--list", action="store_true", help="list theorem names and sources")
     _report(p, "write the catalogue report (HTML, Markdown, JSON) into DIR")
+    p.add_argument("--certificate", type=cli_args.report_folder, metavar="DIR",
+                   help="write each theorem's certificate into DIR/NAME.json (check: mathcircuits certify FILE)")
+    cli_cross_check.add_option(p)
     _timeout(p, 10.0, "wall-clock budget per theorem, all methods")
     p.set_defaults(func=cmd_prove)
 
@@ -459,6 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print JSON")
     _report(c, "also write an HTML/Markdown/JSON report into DIR")
     cli_certificate.add_option(c)
+    cli_cross_check.add_option(c)
     _parallel(c)
     _timeout(c, 10.0, "wall-clock budget of the whole command, all methods")
     c.set_defaults(func=cmd_claim)
@@ -474,6 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true", help="print JSON")
     _report(k, "also write an HTML/Markdown/JSON report into DIR")
     cli_certificate.add_option(k)
+    cli_cross_check.add_option(k)
     _parallel(k)
     _timeout(k, 60.0, "wall-clock budget of the whole command, all methods")
     k.set_defaults(func=cmd_check)

@@ -17,7 +17,8 @@ import json
 import time
 from pathlib import Path
 
-from proofs import cli_args, cli_certificate
+from proofs import cli_args, cli_certificate, cli_cross_check
+from proofs.cli_output import say
 from symbolic import errors
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -139,7 +140,8 @@ def cmd_vnnlib(args: argparse.Namespace) -> int:
     if args.instances:
         clash = [o for o, v in (("NETWORK", args.network), ("--input-box", args.input_box), ("--unsafe", args.unsafe),
                                 ("--result", args.result), ("--report", args.report),
-                                ("--certificate", args.certificate), ("--scheduler", args.scheduler)) if v]
+                                ("--certificate", args.certificate), ("--scheduler", args.scheduler),
+                                ("--cross-check", args.cross_check)) if v]
         if clash:
             raise errors.ClaimError(f"--instances runs a whole list; it does not take {', '.join(clash)}")
         from proofs.vnnlib_instances import run_instances
@@ -167,10 +169,27 @@ def cmd_vnnlib(args: argparse.Namespace) -> int:
         from proofs import cli_certificate
 
         facts["certificate"] = cli_certificate.save(args.certificate, outcome.results, end, outcome.violating)
+    if args.cross_check:
+        outcome = _cross_check(outcome, end)
+        facts["cross_check"] = [dict(r.confirmation, box=k) for k, r in enumerate(outcome.results) if r.confirmation]
     _print(facts, spec, args.json)
     if args.report:
         _report(args, outcome, facts)
+    if cli_cross_check.disagree(outcome.results):
+        say("error: two routes disagree on the property's verdict (see cross-check above)")
+        return cli_cross_check.EXIT_DISAGREE
     return {"holds": 0, "violated": 1}.get(outcome.verdict, 3)
+
+
+def _cross_check(outcome: Outcome, end: float) -> Outcome:
+    """``--cross-check``: confirm the results the verdict stands on (every box for holds, the violating
+    box for violated), each within what is left of the budget."""
+    used = range(len(outcome.results)) if outcome.verdict == "holds" else \
+        [outcome.violating] if outcome.violating is not None else []
+    results = list(outcome.results)
+    for k in used:
+        results[k] = cli_cross_check.confirm(results[k], end - time.monotonic())
+    return dataclasses.replace(outcome, results=tuple(results))
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -208,6 +227,8 @@ def _print(facts: dict, spec, as_json: bool) -> None:
         from proofs import cli_certificate
 
         print(f"certificate: {cli_certificate.describe(facts['certificate'])}")
+    for confirmation in facts.get("cross_check", ()):
+        print(f"cross-check (box {confirmation['box']}): {cli_cross_check.line(confirmation)}")
 
 
 def _report(args: argparse.Namespace, outcome: Outcome, facts: dict) -> None:
@@ -239,6 +260,7 @@ def add_parser(sub) -> None:
                    help="write the competition's result file: unsat, sat and the point, timeout or unknown")
     v.add_argument("--json", action="store_true", help="print JSON")
     cli_certificate.add_option(v)
+    cli_cross_check.add_option(v)
     v.add_argument("--report", type=cli_args.report_folder, metavar="DIR",
                    help="also write an HTML/Markdown/JSON report into DIR")
     v.add_argument("--instances", metavar="CSV", help="run every row onnx,vnnlib,timeout_s of an instance list")

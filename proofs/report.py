@@ -172,6 +172,15 @@ def program(circuit) -> str:
     return "\n".join([f"inputs: {', '.join(circuit.inputs)}", *lines, f"outputs: {', '.join(circuit.outputs)}"])
 
 
+def _confirmation(result) -> dict | None:
+    """``--cross-check``'s outcome with its line for people, or None."""
+    if result.confirmation is None:
+        return None
+    from verify.cross_check import CrossCheck
+
+    return {**result.confirmation, "text": CrossCheck.from_json(result.confirmation).line()}
+
+
 def _trained_facts(theorem, extra: dict) -> dict:
     """``extra`` plus, for a trained model on a bounded domain, its exact worst-case error."""
     claim = getattr(theorem, "claim", None)
@@ -245,6 +254,7 @@ def build(theorem, result, extra: dict | None = None) -> tuple[dict, dict]:
             "point": {k: exact_str(v) for k, v in cex.point.items()},
             "network_value": exact_str(cex.network_value), "target_value": exact_str(cex.target_value)},
         "reason": result.reason, "evidence": result.evidence,
+        "cross_check": _confirmation(result),
         "circuit": {"inputs": list(circuit.inputs), "outputs": list(circuit.outputs),
                     "neurons": len(circuit.neurons), "depth": max(circuit.depth().values(), default=0),
                     "assignments": [{"name": a.name, "activation": a.activation.value,

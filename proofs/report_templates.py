@@ -61,6 +61,7 @@ figures are inline SVG: this page needs no script and no network.</footer></body
 <tr><th>network value</th><td><code>{{ f.counterexample.network_value }}</code></td></tr>
 <tr><th>target value</th><td><code>{{ f.counterexample.target_value }}</code></td></tr></table>{% endif %}
 {% if f.evidence %}<p>{{ f.evidence }}</p>{% endif %}{% if f.reason %}<p>Reason: {{ f.reason }}</p>{% endif %}
+{% if f.cross_check %}<p{% if f.cross_check.agree == false %} class="mismatch"{% endif %}><strong>Cross-check:</strong> {{ f.cross_check.text }}</p>{% endif %}
 {% if f.get("witness_points") %}<p class="muted small">Witness points:
 {% for p in f.witness_points %}({{ p.values()|join(", ") }}){{ ", " if not loop.last else "" }}{% endfor %}</p>{% endif %}
 {% if v.plot %}<h2>Network and target</h2><figure>{{ v.plot }}<figcaption>Computed in floating point
@@ -98,7 +99,9 @@ Also as <a href="index.md">Markdown</a> and <a href="catalogue.json">JSON</a>.</
 <td>{% for m in r.v.domain %}<math>{{ m }}</math> {% endfor %}</td>
 <td class="verdict">{{ badge(r.f.verdict) }}{% if r.f.as_expected == false %}
 <div class="mismatch small">&#10007; expected {{ r.f.expected }}</div>{% endif %}
-<div class="muted small"><code>{{ r.f.method }}</code>, {{ "%.3f"|format(r.f.elapsed_s) }} s</div></td></tr>
+<div class="muted small"><code>{{ r.f.method }}</code>, {{ "%.3f"|format(r.f.elapsed_s) }} s</div>
+{%- if r.f.cross_check %}<div class="small{% if r.f.cross_check.agree == false %} mismatch{% else %} muted{% endif %}">
+{%- if r.f.cross_check.agree %}confirmed by {{ r.f.cross_check.routes|join(", ") }}{% elif r.f.cross_check.agree == false %}routes disagree{% else %}not confirmed{% endif %}</div>{% endif %}</td></tr>
 {% endfor %}</tbody></table></div>
 <p class="muted small">Versions:
 {% for k, x in versions.items() %}{{ k }} {{ x }}{{ ", " if not loop.last else "" }}{% endfor %}.</p>""",
@@ -166,7 +169,8 @@ def _theorem_markdown(f: dict, v: dict, links: bool) -> str:
         out += [f"| {_md_code(k)} | {_md_code(x)} |" for k, x in cex["point"].items()]
         out += [f"| network value | {_md_code(cex['network_value'])} |",
                 f"| target value | {_md_code(cex['target_value'])} |", ""]
-    out += [_md(x) for x in (f["evidence"], f["reason"] and f"Reason: {f['reason']}") if x] + [""]
+    out += [_md(x) for x in (f["evidence"], f["reason"] and f"Reason: {f['reason']}",
+                             f["cross_check"] and f"**Cross-check:** {f['cross_check']['text']}") if x] + [""]
     if v["plot"]:
         out += ["## Network and target", "", f"![network and target]({slug}.plot.svg)", "",
                 "Computed in floating point on a grid for illustration only; the verdict above is exact.", ""]
@@ -203,7 +207,7 @@ def _index_markdown(models: list, total_s: float, versions: Mapping[str, str]) -
     for f, v in models:
         verdict = f"[**{f['verdict']}**](theorems/{v['slug']}.md)" + ("" if f["as_expected"] is not False else " ✗")
         lines.append(f"| {_md(f['name'])} | {_md_code(f['statement']['text'])} | {_md_code(f['domain']['text'])} | "
-                     f"{verdict} | {f['expected'] or ''} | {_md_code(f['method'])} | {f['elapsed_s']:.3f} |")
+                     f"{verdict} | {f['expected'] or ''} | {_md_code(f['method'])}{_md_confirmed(f)} | {f['elapsed_s']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -222,3 +226,13 @@ def _scoped_css() -> str:
     rules = re.findall(r"([^{}@]+)\{([^{}]*)\}", CSS.split("@media")[0])
     keep = [(sel, body) for sel, body in rules if sel.strip() not in ("body", "footer", "nav")]
     return "".join(",".join(f".mc-report {s.strip()}" for s in sel.split(",")) + "{" + body + "}" for sel, body in keep)
+
+
+def _md_confirmed(f: Mapping) -> str:
+    """The index's method cell: ``; confirmed by ...`` after ``--cross-check``."""
+    check = f.get("cross_check")
+    if not check:
+        return ""
+    if check["agree"]:
+        return "; confirmed by " + ", ".join(check["routes"])
+    return "; **routes disagree**" if check["agree"] is False else "; not confirmed"

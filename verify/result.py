@@ -93,6 +93,8 @@ class Result:
     evidence: str = ""
     certificate: Mapping | None = dataclasses.field(default=None, repr=False, compare=False)
     stats: Mapping | None = dataclasses.field(default=None, compare=False)
+    #: ``--cross-check``: :meth:`verify.cross_check.CrossCheck.to_json` of a second, independent route
+    confirmation: Mapping | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.verdict is Verdict.REFUTED and self.counterexample is None:
@@ -138,4 +140,5 @@ class Result:
             **({"outputs": cex.to_json()["outputs"], "reached_disjunct": cex.reached}
                if cex is not None and cex.reached is not None else {}),
             **({"stats": dict(self.stats)} if self.stats is not None else {}),
+            **({"cross_check": dict(self.confirmation)} if self.confirmation is not None else {}),
         }
