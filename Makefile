@@ -29,7 +29,7 @@ reproduce: $(STAMP)
 	$(BIN)/python -m proofs.reproduce
 
 fuzz: $(STAMP)
-	$(BIN)/python -m tests.fuzz --claims 10000
+	$(BIN)/python -m tests.fuzz --claims 10000 --cross-check
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

@@ -17,7 +17,7 @@ import time
 from tests.fuzz import campaign, crosscheck, generate, render, spec
 
 
-def show(seed: int, index: int, timeout: float) -> int:
+def show(seed: int, index: int, timeout: float, cross: bool = False) -> int:
     """Print one claim in every form the tool receives, and its cross-checked outcome."""
     case = generate.generate(seed, index)
     print(case.describe())
@@ -30,7 +30,7 @@ def show(seed: int, index: int, timeout: float) -> int:
     if isinstance(case.network, spec.Net):
         for n in case.network.neurons:
             print(f"  {n.name} = {'relu' if n.relu else 'linear'}({', '.join(f'{c}*{s}' for s, c in n.terms)} + {n.bias})")
-    rec = crosscheck.check_case(case, crosscheck.Options(timeout_s=timeout))
+    rec = crosscheck.check_case(case, crosscheck.Options(timeout_s=timeout, cross_check=cross))
     for key, value in dataclasses.asdict(rec).items():
         if key != "claim":
             print(f"{key}: {value}")
@@ -46,19 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=5.0, help="solver budget per claim (s)")
     parser.add_argument("--hard", type=float, default=60.0, help="wall-clock limit of one tool call (s)")
     parser.add_argument("--json", metavar="FILE", help="write the summary and every record as JSON")
+    parser.add_argument("--cross-check", action="store_true",
+                        help="also confirm each verdict by the tool's second route; a contradiction is a problem")
     parser.add_argument("--only", type=int, metavar="INDEX", help="run one claim")
     parser.add_argument("--show", action="store_true", help="with --only: print the claim in full")
     args = parser.parse_args(argv)
     if not (0 < args.claims <= 10 ** 6 and 1 <= args.workers <= 64 and args.timeout > 0 and args.hard > 0):
         parser.error("--claims in 1..10^6, --workers in 1..64, --timeout and --hard positive")
     if args.only is not None:
-        return show(args.seed, args.only, args.timeout)
+        return show(args.seed, args.only, args.timeout, args.cross_check)
     start = time.perf_counter()
-    records = campaign.run(args.seed, args.claims, args.workers, args.timeout, args.hard, args.first, progress=True)
+    records = campaign.run(args.seed, args.claims, args.workers, args.timeout, args.hard, args.first, progress=True,
+                           cross_check=args.cross_check)
     wall = time.perf_counter() - start
     summary = campaign.summarise(records)
     print(f"mathcircuits fuzz: seed {args.seed}, claims {args.first}..{args.first + args.claims - 1}, "
-          f"{args.workers} workers, timeout {args.timeout} s")
+          f"{args.workers} workers, timeout {args.timeout} s" + (", --cross-check" if args.cross_check else ""))
     campaign.print_report(summary, records, wall, args.seed)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

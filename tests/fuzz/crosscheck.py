@@ -51,6 +51,8 @@ class Record:
     tool_s: float = 0.0
     total_s: float = 0.0
     cpu_s: float = 0.0  # processor time of the whole check (independent of the machine's load)
+    cross: str = ""  # with --cross-check: agree | none | DISAGREE (the tool's second route, verify/cross_check.py)
+    cross_detail: str = ""
     claim: str = ""
 
 
@@ -60,6 +62,7 @@ class Options:
     hard_s: float = 60.0  # wall-clock limit of one tool call (beyond it: overrun)
     search_points: int = 40
     lines: int = 3
+    cross_check: bool = False  # confirm each verdict by the tool's second route (its certificate, re-checked)
 
 
 # -- the oracle's verdict ---------------------------------------------------------------------------
@@ -124,8 +127,11 @@ def run_tool(case: spec.Case, opts: Options):
         from proofs import cli
 
         out, err = io.StringIO(), io.StringIO()
+        argv = render.cli_argv(case, opts.timeout_s)
+        if opts.cross_check:
+            argv.insert(argv.index("--"), "--cross-check")
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(render.cli_argv(case, opts.timeout_s))
+            code = cli.main(argv)
         return "exit", (code, out.getvalue(), err.getvalue())
     claim = render.text_claim(case) if case.route == "text" else render.api_claim(case)
     if case.route == "worst":
@@ -133,10 +139,15 @@ def run_tool(case: spec.Case, opts: Options):
 
         return "worst", max_error(claim.circuit, claim.target, claim.domain, timeout_s=opts.timeout_s, output=claim.output)
     result = decide(claim, config_for(case, opts, Config))
+    confirmation = None
+    if opts.cross_check:
+        from verify.cross_check import cross_check
+
+        confirmation = cross_check(result, opts.timeout_s).to_json()
     cex = result.counterexample
     values = None if cex is None else (cex.network_value, cex.target_value)
     return "result", (result.verdict.value, None if cex is None else dict(cex.point), values, result.method,
-                      result.reason)
+                      result.reason, confirmation)
 
 
 # Each claim also picks which of decide's methods it may use, so that every method (exhaustive
@@ -176,13 +187,25 @@ def _from_cli(rec: Record, code: int, stdout: str, stderr: str):
         values = None if point is None else (_value(data["network_value"]), _value(data["target_value"]))
         rec.method = data.get("method", "")
         rec.message = str(data.get("reason") or "")[:300] if verdict == "unknown" else ""
+        _record_cross(rec, data.get("cross_check"))
         return verdict, point, values
+    if code == 4 and "two routes disagree" in stderr:
+        _record_cross(rec, json.loads(stdout).get("cross_check"))
+        return None
     line_ = stderr.strip().splitlines()[-1] if stderr.strip() else ""
     if code == 2:
         rec.outcome, rec.error_class, rec.message = "error", "exit 2", line_[:300]
     else:
         rec.outcome, rec.message = "bug", f"exit {code}: {line_[:300]}"
     return None
+
+
+def _record_cross(rec: Record, confirmation: dict | None) -> None:
+    """Note the tool's own second route: agree, none (no second route, unknown verdict) or DISAGREE."""
+    if confirmation is None:
+        return
+    rec.cross = {True: "agree", False: "DISAGREE", None: "none"}[confirmation["agree"]]
+    rec.cross_detail = str(confirmation["detail"])[:300]
 
 
 def _value(text: str):
@@ -227,6 +250,8 @@ def check_case(case: spec.Case, opts: Options = Options()) -> Record:
                 rec.outcome, point, values = verdict[0], verdict[1], verdict[2]
                 rec.method = verdict[3] if len(verdict) > 3 else rec.method
                 rec.message = str(verdict[4])[:300] if len(verdict) > 4 and verdict[0] == "unknown" else rec.message
+                if len(verdict) > 5:
+                    _record_cross(rec, verdict[5])
                 _check_verdict(case, rec, point, values, opts)
         if rec.outcome == "error" and not rec.oracle:
             rec.oracle, _, rec.oracle_method = truth(case, opts)
