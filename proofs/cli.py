@@ -240,7 +240,12 @@ def _print_result(result, as_json: bool, extra: dict | None = None) -> None:
     if result.confirmation is not None:
         print(f"cross-check: {cli_cross_check.line(result.confirmation)}")
     for key, value in (extra or {}).items():
+        if value is None and key in _ROUNDED_KEYS:
+            continue  # no rounding satisfies the claim: simpler_circuit says so
         print(f"{key}: {value}")
+
+
+_ROUNDED_KEYS = ("rounded_expression", "rounded_relu_form", "denominator")
 
 
 # -- trained models -------------------------------------------------------------------------------
@@ -283,13 +288,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     claim = Claim(circuit, target, domain, _kind(args, target))
     config = Config(timeout_s=args.timeout, deadline=deadline, workers=args.workers, scheduler=args.scheduler)
     extra: dict = {"inputs": list(circuit.inputs), "neurons": len(circuit.neurons)}
-    if args.round:
-        rounding = round_and_prove(claim, config)
-        result = rounding.result
-        extra.update(rounding.facts(deadline))
-    else:
-        result = decide(claim, config)
+    result = decide(claim, config)  # the verdict is always about the file's network, weight for weight
     result = _cross_check(args, result, deadline)
+    if args.round:  # then a simpler circuit: the simplest rounding that satisfies the claim, if any
+        rounding = round_and_prove(claim, config)
+        extra.update(_rounding_facts(rounding, deadline))
     bounded = domain.is_bounded(circuit.inputs)
     if isinstance(claim.kind, Predicate):
         extra.update({"max_error": None, "max_error_at": None})
@@ -303,7 +306,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             extra["max_error_bounds"] = [None if worst.lower is None else str(worst.lower),
                                          None if worst.upper is None else str(worst.upper)]
             extra["max_error_reason"] = worst.reason
-        if args.round:
+        if args.round and rounding.proved:
             deviation = max_error(circuit, rounding.rounded, domain, deadline=deadline)
             extra["rounding_error"] = None if deviation.value is None else str(deviation.value)
     elif args.max_error:
@@ -314,6 +317,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     _print_result(result, args.json, printed)
     _single_report(args, Path(args.model).stem, result, extra)
     return _verdict_exit(result.verdict, result)
+
+
+def _rounding_facts(rounding, deadline) -> dict:
+    """``check --round``: the rounding search as facts about a simpler circuit, never as the file's.
+
+    A rounding that proves the claim gives its closed form and denominator bound; one that does not
+    gives only the table of attempts, and says so.
+    """
+    facts = rounding.facts(deadline)
+    facts["rounded_verdict"] = rounding.result.verdict.value  # the last rounding tried (proved: the simpler circuit)
+    q = rounding.denominator
+    if rounding.proved:
+        facts["simpler_circuit"] = (f"its rounding to denominators <= {q} satisfies the claim "
+                                    f"({rounding.result.method}, {rounding.result.elapsed_s:.3f} s)")
+    else:
+        tried = [bound for bound, verdict in rounding.attempts if verdict is not None]
+        why = rounding.result.reason or f"each rounding tried was {', '.join(sorted({v.value for _, v in rounding.attempts if v}))}"
+        facts.update(rounded_expression=None, rounded_relu_form=None, denominator=None,
+                     simpler_circuit=f"none: no rounding to denominators up to {max(tried, default=q)} "
+                                     f"satisfies the claim ({why})")
+    return facts
 
 
 def cmd_simplify(args: argparse.Namespace) -> int:

@@ -172,6 +172,19 @@ def program(circuit) -> str:
     return "\n".join([f"inputs: {', '.join(circuit.inputs)}", *lines, f"outputs: {', '.join(circuit.outputs)}"])
 
 
+def _trained_intro(rounded: bool, trained: Mapping) -> str:
+    """Which network the verdict is about, said before the trained-model facts."""
+    if rounded:
+        return ("The trained weights are canonicalised and rounded to the simplest rationals (denominators up "
+                "to q) for which the claim holds; the verdict above is about that rounded network, not the "
+                "trained one. Its distance to the trained network is below.")
+    if "simpler_circuit" in trained:
+        return ("The verdict above is about the trained network as given, weight for weight, with its exact "
+                "worst-case error. Then a simpler circuit: the simplest rounding of its weights that satisfies "
+                "the claim, if any, and the exact distance between the two.")
+    return "The verdict above is about the network as given, weight for weight."
+
+
 def _confirmation(result) -> dict | None:
     """``--cross-check``'s outcome with its line for people, or None."""
     if result.confirmation is None:
@@ -191,7 +204,7 @@ def _trained_facts(theorem, extra: dict) -> dict:
     return extra
 
 
-_LABELS = {"rounded_expression": "rounded network", "rounded_relu_form": "rounded, as ReLUs",
+_LABELS = {"simpler_circuit": "a simpler circuit", "rounded_expression": "rounded network", "rounded_relu_form": "rounded, as ReLUs",
            "denominator": "largest denominator q", "rounding_attempts": "rounding steps (q: verdict)",
            "max_error": "exact worst-case error max |N − f|", "max_error_at": "attained at",
            "rounding_error": "exact rounding error", "weights_sha256": "weights SHA-256"}
@@ -201,6 +214,8 @@ def _trained_rows(trained: dict) -> list[dict]:
     """Trained-model facts as table rows: label, text, and math (MathML, LaTeX) for formulas."""
     rows = []
     for key, value in trained.items():
+        if value is None and key in ("rounded_expression", "rounded_relu_form", "denominator"):
+            continue  # no rounding satisfies the claim ("a simpler circuit" says so)
         text = value if isinstance(value, str) else json.dumps(value)
         if key == "rounding_attempts" and isinstance(value, list):
             text = "; ".join(f"q = {q}: {v}" for q, v in value)
@@ -272,7 +287,8 @@ def build(theorem, result, extra: dict | None = None) -> tuple[dict, dict]:
             "closed_tex": closed_eq_tex, "closed": closed_ml, "program": program(circuit),
             "diagram": circuit_svg(circuit, active_when(circuit)), "plot": plot, "slug": salt,
             "rounded": circuit_svg(decided, active_when(decided)) if decided != circuit else None,
-            "trained": _trained_rows(facts["trained"] or {})}
+            "trained": _trained_rows(facts["trained"] or {}),
+            "trained_intro": _trained_intro(decided != circuit, facts["trained"] or {})}
     facts["figures"] = {"circuit": True, "rounded_circuit": view["rounded"] is not None, "plot": plot is not None}
     facts["timings"]["render_s"] = round(time.perf_counter() - start, 6)
     return facts, view

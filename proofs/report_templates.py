@@ -72,8 +72,7 @@ on a grid for illustration only; the verdict above is exact.</figcaption></figur
 {% if v.closed %}<p>Closed form:</p><math display="block">{{ v.closed }}</math>{% endif %}
 <details><summary>Exact program ({{ f.circuit.assignments|length }} assignments)</summary>
 <pre>{{ v.program }}</pre></details>
-{% if v.trained %}<h2>Trained model</h2><p>The trained weights are canonicalised and rounded to the simplest
-rationals (denominators up to q) for which the claim holds; the verdict is about the rounded network.</p>
+{% if v.trained %}<h2>Trained model</h2><p>{{ v.trained_intro }}</p>
 <table class="facts">{% for r in v.trained %}<tr><th>{{ r.label }}</th><td>
 {%- if r.mathml %}<math>{{ r.mathml }}</math>{% else %}<code>{{ r.text }}</code>{% endif %}</td></tr>
 {% endfor %}</table>{% endif %}
@@ -181,8 +180,7 @@ def _theorem_markdown(f: dict, v: dict, links: bool) -> str:
         out += ["Closed form:", "", "$$", v["closed_tex"], "$$", ""]
     out += ["```text", v["program"], "```", ""]
     if v["trained"]:
-        out += ["## Trained model", "", "The trained weights are canonicalised and rounded to the simplest rationals "
-                "(denominators up to q) for which the claim holds; the verdict is about the rounded network.", "",
+        out += ["## Trained model", "", _md(v["trained_intro"]), "",
                 "| fact | value |", "|---|---|"]
         out += [f"| {_md(r['label'])} | {_md_code(r['text'])} |" for r in v["trained"]] + [""]
     out += ["## Reproducibility", "", "| | |", "|---|---|",

@@ -115,7 +115,10 @@ def test_check_cli_round_json(tmp_path, capsys):
     path = _write(tmp_path, noisy_min(random.Random(1)))
     code = cli.main(["check", path, "--target", "min(x1, x2)", "--domain", "[-1, 1]^2", "--round", "--json"])
     data = json.loads(capsys.readouterr().out)
-    assert code == 0 and data["verdict"] == "proved" and data["denominator"] == 1
+    # the verdict is about the file's network (noisy: refuted); the rounding is a simpler circuit beside it
+    assert code == 1 and data["verdict"] == "refuted" and data["counterexample"]
+    assert data["rounded_verdict"] == "proved" and data["denominator"] == 1
+    assert data["simpler_circuit"].startswith("its rounding to denominators <= 1 satisfies the claim")
     assert data["rounded_expression"] == "Min(x1, x2)"
     assert Fraction(data["max_error"]) > 0 and set(data["max_error_at"]) == {"x1", "x2"}
     assert Fraction(data["rounding_error"]) == Fraction(data["max_error"])
