@@ -123,8 +123,9 @@ def match_model(data: dict, args: argparse.Namespace, facts: dict) -> list[str]:
     A ``bab`` or ``counterexample`` certificate must be about one of the claim's boxes; an ``all``
     bundle must have one part per box, in order, each about its box."""
     kind = data.get("kind")
-    if kind not in ("bab", "counterexample", "all"):
-        raise errors.CertificateError(f"kind: {str(kind)[:40]!r} is not one of all, bab, counterexample")
+    if kind not in ("bab", "counterexample", "regions", "all"):
+        raise errors.CertificateError(f"kind: {str(kind)[:40]!r} is not one of all, bab, counterexample, regions "
+                                      "(the kinds --model can be matched with)")
     claims = _claims(args)
     facts["model_sha256"] = _sha256_note(data, args.model)
     if kind == "all":
@@ -158,8 +159,8 @@ def _match_part(data: dict, claim) -> list[str]:
     from verify.claim_to_problem import claim_to_problem
 
     limits = certificate.Limits()
-    if not isinstance(data, dict) or data.get("kind") not in ("bab", "counterexample"):
-        raise errors.CertificateError("a part of a bundle must be a bab or counterexample certificate")
+    if not isinstance(data, dict) or data.get("kind") not in ("bab", "counterexample", "regions"):
+        raise errors.CertificateError("a part of a bundle must be a bab, counterexample or regions certificate")
     network = certificate.parse_network(data.get("network"), limits)
     unsafe = certificate.parse_unsafe(data.get("unsafe"), network, limits)
     problem = claim_to_problem(claim)
@@ -167,7 +168,7 @@ def _match_part(data: dict, claim) -> list[str]:
         raise errors.ClaimError("this claim has no branch-and-bound form (a predicate, a sigmoid, symbolic "
                                 "weights or a target that is not continuous piecewise-linear)")
     found = _compare_network(problem.circuit, network) + _compare_unsafe(problem.unsafe, unsafe)
-    if data["kind"] == "bab":
+    if data["kind"] in ("bab", "regions"):  # the same network, box and unsafe fields
         box = certificate.parse_box(data.get("box"), network, limits)
         found += _compare_box(problem.inputs, problem.box, box)
     else:

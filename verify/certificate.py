@@ -86,6 +86,8 @@ class CheckReport:
                         f"of the unsafe set ({self.seconds:.3f} s)")
             return f"counterexample REJECTED ({len(self.problems)} problems, {self.seconds:.3f} s)"
         what = f"{self.leaves} leaves, {self.splits} splits ({self.seconds:.3f} s)"
+        if self.kind in ("exhaustive", "regions"):  # leaves counts the points or cells checked
+            what = f"{self.leaves} {'points' if self.kind == 'exhaustive' else 'cells'} ({self.seconds:.3f} s)"
         if self.kind == "all":
             what = f"{self.parts} parts, {what}"
         if self.ok:
@@ -365,7 +367,20 @@ def _check_all(cert: Mapping, limits: Limits, workers: int, deadline: float | No
                        late and all("timed out" in p for p in problems), parts=len(parts))
 
 
-KINDS: dict[str, Checker] = {"bab": _check_bab, "counterexample": _check_point, "all": _check_all}
+def _check_finite(cert: Mapping, limits: Limits, workers: int, deadline: float | None) -> CheckReport:
+    from verify import certificate_finite
+
+    return certificate_finite.check_finite(cert, limits, workers, deadline)
+
+
+def _check_regions(cert: Mapping, limits: Limits, workers: int, deadline: float | None) -> CheckReport:
+    from verify import certificate_regions
+
+    return certificate_regions.check_regions(cert, limits, workers, deadline)
+
+
+KINDS: dict[str, Checker] = {"bab": _check_bab, "counterexample": _check_point, "all": _check_all,
+                             "exhaustive": _check_finite, "regions": _check_regions}
 """Checker per ``kind``. Another method's certificates register their checker here."""
 
 

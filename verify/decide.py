@@ -18,6 +18,7 @@ from symbolic.budget import Deadline
 from verify import bounds, engine, regions, totality, z3_check
 from verify.circuit_to_z3 import Encoder, model_value, z3_number
 from verify.claim import Claim, Equality, Predicate, Tolerance, Unreachable
+from verify.lazy_certificate import Deferred
 from verify.result import Result, Verdict, confirmed, replay
 
 
@@ -137,7 +138,20 @@ def _exhaustive(claim: Claim, start: float, deadline: Deadline) -> Result:
             return Result(claim, Verdict.REFUTED, "exhaustive", time.perf_counter() - start, found,
                           evidence=f"exact evaluation; failed at point {count}")
     return Result(claim, Verdict.PROVED, "exhaustive", time.perf_counter() - start,
-                  evidence=f"exact evaluation of all {count} points")
+                  evidence=f"exact evaluation of all {count} points",
+                  certificate=Deferred(lambda: _finite_certificate(claim)))
+
+
+def _finite_certificate(claim: Claim) -> dict:
+    from verify.finite_claim_to_certificate import exhaustive_certificate
+
+    return exhaustive_certificate(claim)
+
+
+def _regions_certificate(claim: Claim, cells: list) -> dict:
+    from verify.cells_to_certificate import regions_certificate
+
+    return regions_certificate(claim, cells)
 
 
 def _regions(claim: Claim, config: Config, start: float) -> Result | None:
@@ -160,7 +174,8 @@ def _regions(claim: Claim, config: Config, start: float) -> Result | None:
     if worst <= eps:
         return Result(claim, Verdict.PROVED, "regions", time.perf_counter() - start,
                       evidence=f"N - f is affine on each of {len(cells)} linear regions of the box and "
-                               f"|N - f| <= {eps} at all {count} of their vertices")
+                               f"|N - f| <= {eps} at all {count} of their vertices",
+                      certificate=Deferred(lambda: _regions_certificate(claim, cells)))  # built when asked for
     point = {n: regions.to_fraction(x) for n, x in zip(claim.circuit.inputs, vertex)}
     if not claim.domain.contains(point):
         point = regions.interior_witness(cells, name, lambda d: abs(d) > eps, claim.domain, claim.circuit.inputs,

@@ -2,8 +2,11 @@
 
 :func:`certificate_of` returns the JSON-ready certificate (docs/certificates.md) of a decided
 claim, or raises :class:`NoCertificate` saying why there is none: a proof by a method that does not
-write certificates yet (regions, z3, exhaustive evaluation), an unknown verdict, or a claim without
-the engine's network form (predicates, sigmoids, symbolic weights). :func:`bundle` makes one
+write certificates yet (z3), an unknown verdict, or a claim the formats cannot write (symbolic
+weights, a target outside the expression format). Proofs by regions and exhaustive evaluation carry
+their certificate in ``Result.certificate``, built when first read; a refutation of a claim without
+the engine's network form (a predicate, a sigmoid, a ``Mod`` or ``Piecewise`` target) is written as
+an ``"exhaustive"`` certificate with its point. :func:`bundle` makes one
 ``"kind": "all"`` certificate from several (a property with several input boxes).
 
 >>> import sympy as sp
@@ -44,14 +47,15 @@ def certificate_of(result: Result) -> dict:
     """The certificate of ``result`` (proved by branch and bound, or refuted), else NoCertificate."""
     if result.verdict is Verdict.PROVED:
         if result.certificate is None:
-            raise NoCertificate(f"the proof by {result.method} has no certificate (branch and bound writes them; "
-                                "regions, z3 and exhaustive evaluation do not yet)")
+            raise NoCertificate(f"the proof by {result.method} has no certificate (branch and bound, regions and "
+                                "exhaustive evaluation write them; z3 does not yet)")
         return dict(result.certificate)
     if result.verdict is Verdict.REFUTED:
         problem = claim_to_problem(result.claim)
-        if problem is None:
-            raise NoCertificate("this claim has no network form for a certificate (a predicate, a sigmoid, "
-                                "symbolic weights or a target that is not continuous piecewise-linear)")
+        if problem is None:  # no network form (a predicate, a sigmoid, Mod, Piecewise): the point, exhaustive kind
+            from verify.finite_claim_to_certificate import exhaustive_certificate
+
+            return exhaustive_certificate(result.claim, result.counterexample.point)
         return counterexample_certificate(problem, result.counterexample.point)
     raise NoCertificate(f"an {result.verdict.value} verdict has no certificate")
 

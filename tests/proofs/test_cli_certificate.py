@@ -27,14 +27,14 @@ def written(path) -> dict:
     return json.loads(path.read_text())
 
 
-def test_a_regions_proof_is_proved_again_by_branch_and_bound_for_its_certificate(capsys, tmp_path):
+def test_a_regions_proof_writes_its_cells(capsys, tmp_path):
     path = tmp_path / "c.json"
     code, out, err = run(capsys, "claim", "x1 - relu(x1 - x2)", "--target", "min(x1, x2)",
                          "--domain", "[-1, 1]^2", "--certificate", str(path))
     assert code == 0 and "proved (regions" in out, out + err
-    assert f"certificate: {path} (kind bab" in out
+    assert f"certificate: {path} (kind regions" in out
     data = written(path)
-    assert data["kind"] == "bab" and certificate.check(data).ok
+    assert data["kind"] == "regions" and certificate.check(data).ok
     code, out, _ = run(capsys, "certify", str(path))
     assert code == 0 and "certificate checked" in out
 
@@ -64,7 +64,7 @@ def test_check_writes_a_certificate_that_matches_the_model_and_no_other_claim(ca
     model.write_text(json.dumps(MIN_MODEL))
     claim = ["--target", "min(x1, x2)", "--domain", "[-1, 1]^2", "--tolerance", "1/100"]
     code, out, err = run(capsys, "check", str(model), *claim, "--certificate", str(path))
-    assert code == 0 and "kind bab" in out, out + err
+    assert code == 0 and "kind regions" in out, out + err  # proved by regions: its cells
     code, out, _ = run(capsys, "certify", str(path), "--model", str(model), *claim)
     assert code == 0 and "equal to the network of" in out
     code, out, _ = run(capsys, "certify", str(path), "--model", str(model), *claim[:-1], "1/1000")
