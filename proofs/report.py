@@ -41,7 +41,6 @@ from symbolic.printing import show
 from symbolic.relu import sym
 from verify.realizability import Unrealizable
 from verify.result import exact_str
-from verify.worst_case import max_error
 
 SCHEMA_VERSION = 1
 FORMATS = ("html", "md", "json")
@@ -172,6 +171,14 @@ def program(circuit) -> str:
     return "\n".join([f"inputs: {', '.join(circuit.inputs)}", *lines, f"outputs: {', '.join(circuit.outputs)}"])
 
 
+def _about(rounded: bool, method: str) -> str:
+    """Which network the verdict is about, in a few words."""
+    found = re.match(r"round\(q<=(\d+)\)", method)
+    if rounded:
+        return f"its rounding to denominators <= {found.group(1)}" if found else "its rounding"
+    return "the network as given"
+
+
 def _trained_intro(rounded: bool, trained: Mapping) -> str:
     """Which network the verdict is about, said before the trained-model facts."""
     if rounded:
@@ -194,20 +201,14 @@ def _confirmation(result) -> dict | None:
     return {**result.confirmation, "text": CrossCheck.from_json(result.confirmation).line()}
 
 
-def _trained_facts(theorem, extra: dict) -> dict:
-    """``extra`` plus, for a trained model on a bounded domain, its exact worst-case error."""
-    claim = getattr(theorem, "claim", None)
-    if getattr(theorem, "round_first", False) and "max_error" not in extra and hasattr(claim, "kind"):
-        if claim.domain.is_bounded(claim.circuit.inputs) and not claim.circuit.parameters:
-            worst = max_error(claim.circuit, claim.target, claim.domain, timeout_s=10)
-            extra.update({"max_error": worst.value, "max_error_at": worst.at})
-    return extra
 
 
 _LABELS = {"simpler_circuit": "a simpler circuit", "rounded_expression": "rounded network", "rounded_relu_form": "rounded, as ReLUs",
            "denominator": "largest denominator q", "rounding_attempts": "rounding steps (q: verdict)",
            "max_error": "exact worst-case error max |N − f|", "max_error_at": "attained at",
-           "rounding_error": "exact rounding error", "weights_sha256": "weights SHA-256"}
+           "rounding_error": "exact rounding error", "weights_sha256": "weights SHA-256",
+           "trained_error": "the trained network's own error", "relative_error_c": "c (exact)",
+           "relative_error_at": "|N − f| = c · max|xᵢ| at", "trained_error_short": "in short"}
 
 
 def _trained_rows(trained: dict) -> list[dict]:
@@ -243,7 +244,7 @@ def build(theorem, result, extra: dict | None = None) -> tuple[dict, dict]:
     circuit = claim.template if template else claim.circuit
     decided = result.claim.template if template else result.claim.circuit
     expected = getattr(theorem, "expected", None)
-    extra = _trained_facts(theorem, dict(extra or {}))
+    extra = dict(extra or {})  # facts computed by whoever decided (a report only renders)
     statement, domain = statement_parts(claim), domain_parts(claim.domain, claim.variables)
     statement_tex, domain_tex = math(statement)[1], math(domain)[1]
     full_ml, full_tex = math(statement + (["for all"] + domain if domain and not template else []))
@@ -270,6 +271,7 @@ def build(theorem, result, extra: dict | None = None) -> tuple[dict, dict]:
             "network_value": exact_str(cex.network_value), "target_value": exact_str(cex.target_value)},
         "reason": result.reason, "evidence": result.evidence,
         "cross_check": _confirmation(result),
+        "about": _about(decided != circuit, result.method),
         "circuit": {"inputs": list(circuit.inputs), "outputs": list(circuit.outputs),
                     "neurons": len(circuit.neurons), "depth": max(circuit.depth().values(), default=0),
                     "assignments": [{"name": a.name, "activation": a.activation.value,

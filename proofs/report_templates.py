@@ -99,6 +99,8 @@ Also as <a href="index.md">Markdown</a> and <a href="catalogue.json">JSON</a>.</
 <td class="verdict">{{ badge(r.f.verdict) }}{% if r.f.as_expected == false %}
 <div class="mismatch small">&#10007; expected {{ r.f.expected }}</div>{% endif %}
 <div class="muted small"><code>{{ r.f.method }}</code>, {{ "%.3f"|format(r.f.elapsed_s) }} s</div>
+{%- if r.f.about != "the network as given" %}<div class="muted small">verdict about {{ r.f.about }}</div>{% endif %}
+{%- if r.f.trained and r.f.trained.get("trained_error_short") %}<div class="muted small">{{ r.f.trained.get("trained_error_short") }}</div>{% endif %}
 {%- if r.f.cross_check %}<div class="small{% if r.f.cross_check.agree == false %} mismatch{% else %} muted{% endif %}">
 {%- if r.f.cross_check.agree %}confirmed by {{ r.f.cross_check.routes|join(", ") }}{% elif r.f.cross_check.agree == false %}routes disagree{% else %}not confirmed{% endif %}</div>{% endif %}</td></tr>
 {% endfor %}</tbody></table></div>
@@ -205,7 +207,8 @@ def _index_markdown(models: list, total_s: float, versions: Mapping[str, str]) -
     for f, v in models:
         verdict = f"[**{f['verdict']}**](theorems/{v['slug']}.md)" + ("" if f["as_expected"] is not False else " ✗")
         lines.append(f"| {_md(f['name'])} | {_md_code(f['statement']['text'])} | {_md_code(f['domain']['text'])} | "
-                     f"{verdict} | {f['expected'] or ''} | {_md_code(f['method'])}{_md_confirmed(f)} | {f['elapsed_s']:.3f} |")
+                     f"{verdict}{_md_about(f)} | {f['expected'] or ''} | {_md_code(f['method'])}{_md_confirmed(f)} | "
+                     f"{f['elapsed_s']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -234,3 +237,10 @@ def _md_confirmed(f: Mapping) -> str:
     if check["agree"]:
         return "; confirmed by " + ", ".join(check["routes"])
     return "; **routes disagree**" if check["agree"] is False else "; not confirmed"
+
+
+def _md_about(f: Mapping) -> str:
+    """The index's verdict cell: which network, and the trained network's own error, when not the file's."""
+    out = "" if f["about"] == "the network as given" else f" (about {_md(f['about'])})"
+    short = (f.get("trained") or {}).get("trained_error_short")
+    return out + (f"; {_md(short)}" if short else "")
