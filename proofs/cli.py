@@ -294,8 +294,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         rounding = round_and_prove(claim, config)
         extra.update(_rounding_facts(rounding, deadline))
     bounded = domain.is_bounded(circuit.inputs)
-    if isinstance(claim.kind, Predicate):
+    sigmoid = any(a.activation.value == "sigmoid" for a in circuit.assignments)
+    if args.max_error and sigmoid:
+        raise errors.ClaimError("--max-error: the worst-case error is computed for ReLU and linear networks only")
+    if isinstance(claim.kind, Predicate) or sigmoid:
         extra.update({"max_error": None, "max_error_at": None})
+        if sigmoid and bounded:
+            extra["max_error_reason"] = "not computed: the worst-case error is exact for ReLU and linear networks only"
     elif bounded:
         worst = max_error(circuit, target, domain, deadline=deadline)
         extra.update({"max_error": None if worst.value is None else str(worst.value),

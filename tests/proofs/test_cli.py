@@ -136,3 +136,21 @@ def test_prove_does_not_import_torch():
     code = "import sys; from proofs import cli; cli.main(['prove']); print('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip().endswith("False")
+
+
+SIGMOID_MODEL = {"layers": [{"W": [[1.5]], "b": [0.5]}, {"W": [[2.0]], "b": [0]}],
+                 "activations": ["sigmoid", "linear"], "inputs": ["x"], "outputs": ["y"]}
+
+
+def test_check_on_a_sigmoid_model_with_a_bounded_domain_decides_and_says_why_there_is_no_max_error(capsys, tmp_path):
+    import json
+
+    path = tmp_path / "sig.json"
+    path.write_text(json.dumps(SIGMOID_MODEL))
+    code, out, err = run(capsys, "check", str(path), "--target", "1", "--domain", "[-1, 1]", "--tolerance", "2",
+                         "--json")
+    facts = json.loads(out)
+    assert code == 0 and facts["verdict"] == "proved", out + err  # 0 < 2 sigmoid < 2
+    assert facts["max_error"] is None and "ReLU and linear networks only" in facts["max_error_reason"]
+    code, _, err = run(capsys, "check", str(path), "--target", "1", "--domain", "[-1, 1]", "--max-error")
+    assert code == 2 and err.count("\n") == 1 and "--max-error" in err
