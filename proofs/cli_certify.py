@@ -64,6 +64,8 @@ def cmd_certify(args: argparse.Namespace) -> int:
         raise errors.ClaimError("give either --target or --vnnlib, not both")
     data = certificate.load(args.certificate)
     facts = {"certificate": args.certificate, "kind": data.get("kind"), "statement": _statement(data)}
+    if data.get("kind") == "exhaustive" and data.get("verdict") in ("holds", "fails"):
+        facts["verdict"] = data["verdict"]  # "fails": the certificate refutes its statement
     mismatch: list[str] = []
     if args.model:
         facts.update(network_from="model", model=args.model)
@@ -96,7 +98,7 @@ def _print(facts: dict, as_json: bool) -> None:
         return
     print(f"certificate: {facts['certificate']} (kind {facts['kind']})")
     if facts["statement"]:
-        verb = "refutes:  " if facts["kind"] == "counterexample" else "statement:"
+        verb = "refutes:  " if facts["kind"] == "counterexample" or facts.get("verdict") == "fails" else "statement:"
         print(f"{verb}   {facts['statement']} (as the certificate describes it)")
     if facts["network_from"] == "model":
         print(f"network:     {facts.get('network') or 'compared with ' + facts['model'] + ' and the claim: they differ'}")

@@ -4,8 +4,11 @@ A certificate is a JSON object ``{"format": "mathcircuits-certificate", "version
 (docs/certificates.md). :func:`load` reads a file with size caps; :func:`check` validates every
 field strictly and dispatches on ``kind`` to a checker registered in :data:`KINDS`: ``"bab"``, a
 branch-and-bound split tree (:mod:`verify.certificate_bab`); ``"counterexample"``, one exact point
-(:mod:`verify.certificate_point`); ``"all"``, a bundle of certificates that must all check. Checking uses python-flint rationals
-(``fmpq``) only: no floats, no LP solver, no SMT solver, nothing from the search code.
+(:mod:`verify.certificate_point`); ``"exhaustive"``, a claim re-evaluated on every point of a finite
+domain (:mod:`verify.certificate_finite`); ``"regions"``, cells of a 1-2 input box
+(:mod:`verify.certificate_regions`); ``"all"``, a bundle of certificates that must all check. Checking uses python-flint rationals
+(``fmpq``) only: no floats, no LP solver, no SMT solver, nothing from the search code (a sigmoid in an
+``"exhaustive"`` certificate is enclosed by python-flint's rigorous ``arb`` balls).
 
 Malformed input (bad JSON, a missing or unknown field, a number that is not ``p/q``, a cap
 exceeded) raises :class:`symbolic.errors.CertificateError`; a well-formed certificate whose proof
@@ -87,7 +90,8 @@ class CheckReport:
             return f"counterexample REJECTED ({len(self.problems)} problems, {self.seconds:.3f} s)"
         what = f"{self.leaves} leaves, {self.splits} splits ({self.seconds:.3f} s)"
         if self.kind in ("exhaustive", "regions"):  # leaves counts the points or cells checked
-            what = f"{self.leaves} {'points' if self.kind == 'exhaustive' else 'cells'} ({self.seconds:.3f} s)"
+            unit = "point" if self.kind == "exhaustive" else "cell"
+            what = f"{self.leaves} {unit}{'s' * (self.leaves != 1)} ({self.seconds:.3f} s)"
         if self.kind == "all":
             what = f"{self.parts} parts, {what}"
         if self.ok:

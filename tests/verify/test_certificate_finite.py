@@ -155,7 +155,7 @@ def test_predicates_and_unreachable_sets():
     c = hand(c["claim"], c["domain"], verdict="fails", point={"x": "0", "y": "1"})
     assert accepted(c) and reference(c)
     report = certificate.check(c)
-    assert report.leaves == 1 and "1 points" in report.summary()
+    assert report.leaves == 1 and "1 point (" in report.summary()
 
 
 def test_a_target_without_a_value_fails_the_check():
