@@ -133,7 +133,8 @@ def _parse_cells(cert: Mapping, network: Network, relus: int, limits: Limits) ->
         if not isinstance(pattern, str) or len(pattern) != relus or pattern.strip("01"):
             raise CertificateError(f"{where}.pattern: expected {relus} characters 0 or 1 (one per ReLU)")
         ids = array(c["vertices"], f"{where}.vertices")
-        if (width == 1 and len(ids) != 2) or not 3 <= len(ids) + (width == 1) <= MAX_VERTICES:
+        fewest, most = (2, 2) if width == 1 else (3, MAX_VERTICES)
+        if not fewest <= len(ids) <= most:
             raise CertificateError(f"{where}.vertices: a cell in {width}-D has "
                                    f"{'2' if width == 1 else f'3 to {MAX_VERTICES}'} vertices, got {len(ids)}")
         for i in ids:
@@ -268,7 +269,7 @@ def check_regions(cert: Mapping, limits: Limits, workers: int, deadline: float |
         for lo, hi in bounds:
             want *= hi - lo
         if len(bounds) == 2:
-            total, want = total / 2, want
+            total /= 2  # the shoelace sums are twice the areas
         if total != want:
             what = "length" if len(bounds) == 1 else "area"
             problems.append(f"the cells have total {what} {total}, the box {want}")

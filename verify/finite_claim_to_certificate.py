@@ -60,6 +60,9 @@ def claim_json(claim: Claim) -> dict:
     """The ``claim`` object: kind, output, target (exact expression) and eps / op and threshold / unsafe."""
     kind = claim.kind
     if isinstance(kind, Unreachable):
+        if not kind.unsafe.disjuncts or not all(kind.unsafe.disjuncts):
+            raise NoCertificate("the unsafe set is empty or has a disjunct without atoms (all of space), "
+                                "which certificates do not write")
         return {"kind": "unreachable",
                 "unsafe": [[{"coeffs": {n: exact_text(c) for n, c in atom.coeffs}, "op": atom.op,
                              "rhs": exact_text(atom.rhs)} for atom in disjunct] for disjunct in kind.unsafe.disjuncts]}

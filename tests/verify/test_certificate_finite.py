@@ -18,6 +18,7 @@ from verify import certificate, certificate_finite
 from verify.claim import Claim, Equality, Predicate, Tolerance, unreachable_claim
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
 from verify.result import replay
+from verify.output_set import OutputSet
 from verify.result_to_certificate import NoCertificate, certificate_of
 
 EXHAUSTIVE = ["identity_examples", "addition_examples", "subtraction_examples", "minimum_examples",
@@ -221,3 +222,17 @@ def test_no_certificate_for_symbolic_weights_or_an_infinite_proof():
     step = select(["step_on_Z"])[0]
     with pytest.raises(NoCertificate, match="not finite"):
         exhaustive_certificate(step.claim)
+
+
+def test_unreachable_claims_from_decide():
+    from symbolic.circuit import from_layers
+    from verify.decide import decide
+
+    net = from_layers([([[1], [-1]], None), ([[1, 1], [1, -1]], None)])   # y1 = |x|, y2 = x
+    on = Domain({"x": IntegerRange(-3, 3)})
+    proved = decide(unreachable_claim(net, output_set_of([[{"coeffs": {"y1": "1", "y2": "-1"}, "op": "<", "rhs": "0"}]]), on))
+    cert = certificate_of(proved)
+    assert cert["claim"]["kind"] == "unreachable" and certificate.check(cert).ok and reference(cert)
+    everything = decide(unreachable_claim(net, OutputSet(((),)), on))
+    with pytest.raises(NoCertificate, match="without atoms"):
+        certificate_of(everything)
