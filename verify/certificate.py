@@ -401,7 +401,7 @@ def check(cert: Mapping, workers: int = 1, timeout_s: float | None = None, limit
     if cert.get("version") != VERSION or isinstance(cert.get("version"), bool):
         raise CertificateError(f"version: this checker reads version {VERSION}, got {_short(cert.get('version'))}")
     kind = cert.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise CertificateError(f"kind: {_short(kind)} is not one of {', '.join(sorted(KINDS))}")
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise CertificateError(f"workers must be a positive integer, got {workers!r}")

@@ -11,7 +11,10 @@ An expression is JSON (docs/certificates.md, "Expressions"):
   ``piecewise`` (``value, condition, value, condition, ...``: the first true condition's value),
   the comparisons ``< <= > >= == !=`` (two numbers), ``and or`` (one or more conditions), ``not``.
 
-Every node is typed (number or condition) when it is read, so evaluation never meets a type error.
+Every node is typed (number or condition) when it is read, so evaluation never meets a type error,
+and its degree in the variables is bounded (:data:`MAX_DEGREE`; products and ``mod`` add degrees,
+``pow`` multiplies them, sums and the rest take the largest): with the node cap, this keeps the
+digits of every value polynomial in the certificate's size (nested powers could not be).
 Values follow the toolkit's exact semantics (:func:`symbolic.evaluate.evaluate_expr`): every operand
 is evaluated; a value can be *undefined* (``mod`` by 0, ``0`` to a negative power, ``heaviside`` at 0
 without a value, a ``piecewise`` where no condition holds), and an undefined operand makes its parent
@@ -43,6 +46,7 @@ NUMBER, CONDITION = "number", "condition"
 MAX_NODES = 100_000
 MAX_DEPTH = 500
 MAX_EXPONENT = 64
+MAX_DEGREE = 1024  # of the expression as a rational function: bounds how fast values' digits grow
 
 # op -> (argument kinds, result kind); a tuple of one kind with "+" repeats it (one or more)
 _N, _C = NUMBER, CONDITION
@@ -99,6 +103,7 @@ def parse(value: object, where: str, limits: Limits = Limits()) -> Expr:
     """Read an expression strictly (types, arities, caps), iteratively; raises CertificateError."""
     program: list[tuple[str, int, object]] = []
     kinds: list[str] = []
+    degrees: list[int] = []  # beside kinds: a bound on each value's degree in the variables
     variables: set[str] = set()
     nodes = 0
     # a node's path is a chain (parent's path, index), rendered only for a message
@@ -115,9 +120,11 @@ def parse(value: object, where: str, limits: Limits = Limits()) -> Expr:
             if isinstance(node, bool):
                 program.append(("num", 0, node))
                 kinds.append(CONDITION)
+                degrees.append(0)
             elif isinstance(node, str):
                 program.append(("num", 0, rational(node, path, limits)))
                 kinds.append(NUMBER)
+                degrees.append(0)
             elif isinstance(node, list) and node and isinstance(node[0], str):
                 op = node[0]
                 if op == "var":
@@ -126,6 +133,7 @@ def parse(value: object, where: str, limits: Limits = Limits()) -> Expr:
                     variables.add(name(node[1], f"{path}[1]", limits))
                     program.append(("var", 0, node[1]))
                     kinds.append(NUMBER)
+                    degrees.append(1)
                     continue
                 if op not in OPS:
                     raise CertificateError(f"{path}: {op[:40]!r} is not an operation of the expression format")
@@ -149,6 +157,8 @@ def parse(value: object, where: str, limits: Limits = Limits()) -> Expr:
         count = 1 if op == "pow" else len(node) - 1
         got = tuple(kinds[len(kinds) - count:]) if count else ()
         del kinds[len(kinds) - count:]
+        below = degrees[len(degrees) - count:]
+        del degrees[len(degrees) - count:]
         if op == "piecewise":
             want = (NUMBER, CONDITION) * (count // 2) if count >= 2 and count % 2 == 0 else None
             result = NUMBER
@@ -164,8 +174,14 @@ def parse(value: object, where: str, limits: Limits = Limits()) -> Expr:
             if have != need:
                 raise CertificateError(f"{path}[{i + 1}]: a {have} where a {need} is needed")
         payload = int(rational(node[2], path, limits).p) if op == "pow" else None
+        degree = (abs(payload) * below[0] if op == "pow" else
+                  sum(below) if op in ("mul", "mod") else max(below, default=0))
+        if degree > MAX_DEGREE:
+            raise CertificateError(f"{path}: the expression's degree exceeds {MAX_DEGREE} (powers and "
+                                   "products nested too deep)")
         program.append((op, count, payload))
         kinds.append(result)
+        degrees.append(degree)
     return Expr(tuple(program), kinds[0], frozenset(variables), nodes)
 
 

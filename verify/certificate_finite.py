@@ -94,7 +94,7 @@ def parse_network_with_sigmoids(value: object, limits: Limits) -> tuple[Network,
         items = []
         for a in value["assignments"]:
             if isinstance(a, dict) and a.get("activation") == "sigmoid":
-                sigmoids.add(a.get("name"))
+                sigmoids.add(str(a.get("name")))  # parse_network checks the name itself
                 a = {**a, "activation": "linear"}
             items.append(a)
         value = {**value, "assignments": items}

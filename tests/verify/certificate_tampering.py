@@ -101,6 +101,28 @@ def mutations(cert: dict, skip: tuple[str, ...] = SKIP, words: tuple[str, ...] =
                 yield changed(w, f"{node!r} -> {w!r}")
 
 
+WRONG_TYPES = (None, 1, 10**30, "x", "", [], {}, True, [1, 2], {"a": 1}, ["var"], ["add"], "1/-2")
+
+
+def retyped(cert: dict) -> Iterator[tuple[str, dict]]:
+    """Each value (at any depth) replaced by each of :data:`WRONG_TYPES`: a checker must refuse
+    these with CertificateError or reject them, never crash."""
+    stack = [((), cert)]
+    while stack:
+        path, node = stack.pop()
+        if path:
+            for value in WRONG_TYPES:
+                if type(value) is type(node) and value == node:
+                    continue
+                out = copy.deepcopy(cert)
+                _set(out, path, copy.deepcopy(value))
+                yield f"{'.'.join(map(str, path))} = {value!r}", out
+        if isinstance(node, dict):
+            stack.extend(((*path, k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(node))
+
+
 def get(cert: dict, path: str):
     """The value at a dotted path (integers index lists)."""
     return _get(cert, [int(k) if k.isdigit() else k for k in path.split(".")])

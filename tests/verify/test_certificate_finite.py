@@ -13,7 +13,7 @@ import pytest
 from proofs.catalogue import select
 from symbolic import errors, interval
 from symbolic.errors import CertificateError
-from tests.verify.certificate_tampering import circuit_of, mutations, output_set_of, to_sympy
+from tests.verify.certificate_tampering import circuit_of, mutations, output_set_of, retyped, to_sympy
 from verify import certificate, certificate_finite
 from verify.claim import Claim, Equality, Predicate, Tolerance, unreachable_claim
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
@@ -193,6 +193,7 @@ def test_sigmoids_are_enclosed_and_an_exact_tie_at_zero_is_decided():
     (lambda c: c["claim"].update(eps="1/2"), "unknown field 'eps'"),
     (lambda c: c["network"]["assignments"][0].update(activation="tanh"), "not \"relu\" or \"linear\""),
     (lambda c: c.update(extra=1), "unknown field 'extra'"),
+    (lambda c: c["network"]["assignments"][0].update(activation="sigmoid", name=["h"]), "not a name"),
 ])
 def test_malformed_certificates_are_refused(change, message):
     c = hand({"kind": "equality", "output": "d", "target": ["relu", ["add", ["var", "x"], ["mul", "-1", ["var", "y"]]]]})
@@ -236,3 +237,12 @@ def test_unreachable_claims_from_decide():
     everything = decide(unreachable_claim(net, OutputSet(((),)), on))
     with pytest.raises(NoCertificate, match="without atoms"):
         certificate_of(everything)
+
+
+def test_values_of_the_wrong_type_never_crash_the_checker(certificates):
+    for name in ("is_even_4bit_0_31", "sigmoid_step_margin"):
+        for what, changed in retyped(certificates[name][1]):
+            try:
+                assert not certificate.check(changed).ok or reference(changed), what
+            except CertificateError:
+                pass

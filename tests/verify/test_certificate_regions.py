@@ -19,7 +19,7 @@ from proofs import cli
 from symbolic import errors
 from symbolic.errors import CertificateError
 from symbolic.relu import sym
-from tests.verify.certificate_tampering import circuit_of, get, mutations
+from tests.verify.certificate_tampering import circuit_of, get, mutations, retyped
 from verify import certificate, certificate_regions
 from verify.claim import Claim, Equality, Tolerance
 from verify.regions import enumerate_regions, form_value, to_fraction
@@ -262,3 +262,12 @@ def test_check_writes_a_regions_certificate_that_certify_matches_with_the_model(
     assert cli.main(["certify", str(path)]) == 1
     assert "total area" in capsys.readouterr().out
     assert get(data, "box.x1") == ["-1", "1"]
+
+
+def test_values_of_the_wrong_type_never_crash_the_checker(hand_min, one_input):
+    for cert in (hand_min, one_input):
+        for what, changed in retyped(cert):
+            try:
+                assert not certificate.check(changed).ok or statement_holds(changed), what
+            except CertificateError:
+                pass

@@ -186,6 +186,17 @@ def test_size_and_depth_caps():
         certificate_expr.parse(deep, "t")
 
 
+def test_nested_powers_are_capped_by_degree():
+    tower: object = ["var", "x"]
+    for _ in range(2):
+        tower = ["pow", tower, "32"]
+    assert certificate_expr.parse(tower, "t").evaluate({"x": flint.fmpq(2)}) == 2 ** 1024
+    with pytest.raises(CertificateError, match="degree exceeds 1024"):
+        certificate_expr.parse(["mul", ["var", "x"], tower], "t")
+    with pytest.raises(NoCertificate, match="degree exceeds"):
+        expr_to_json(sp.Pow(sp.Pow(X, 64, evaluate=False), 17, evaluate=False))
+
+
 def test_undefined_values_follow_the_toolkit():
     cases = [(sp.Mod(X, Y), {"x": F(1), "y": F(0)}), (X ** -1, {"x": F(0)}),
              (sp.Heaviside(X, sp.nan), {"x": F(0)}), (sp.Piecewise((1, X > 0)), {"x": F(-1)}),
