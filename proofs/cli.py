@@ -16,6 +16,7 @@ from collections.abc import Sequence
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from proofs import cli_args, cli_certificate, cli_cross_check  # noqa: E402
+from proofs import cli_smtlib  # noqa: E402
 from proofs.cli_output import OutputError, run_guarded, say  # noqa: E402
 from symbolic import errors  # noqa: E402
 
@@ -187,7 +188,7 @@ def cmd_claim(args: argparse.Namespace) -> int:  # noqa: D103
     result = decide(claim, Config(timeout_s=args.timeout, deadline=deadline, workers=args.workers,
                                   scheduler=args.scheduler))
     result = _cross_check(args, result, deadline)
-    extra = _certificate(args, result, deadline)
+    extra = {**_certificate(args, result, deadline), **cli_smtlib.printed(args, [result], deadline)}
     _print_result(result, args.json, extra)
     _single_report(args, "claim", result, {})
     return _verdict_exit(result.verdict, result)
@@ -318,7 +319,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise errors.DomainError("--max-error needs a bounded domain, e.g. --domain \"[-1, 1]^2\"")
     else:
         extra.update({"max_error": None, "max_error_at": None})
-    printed = {**extra, **_certificate(args, result, deadline)}
+    printed = {**extra, **_certificate(args, result, deadline), **cli_smtlib.printed(args, [result], deadline)}
     _print_result(result, args.json, printed)
     _single_report(args, Path(args.model).stem, result, extra)
     return _verdict_exit(result.verdict, result)
@@ -549,6 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print JSON")
     _report(c, "also write an HTML/Markdown/JSON report into DIR")
     cli_certificate.add_option(c)
+    cli_smtlib.add_option(c)
     cli_cross_check.add_option(c)
     _parallel(c)
     _timeout(c, 10.0, "wall-clock budget of the whole command, all methods")
@@ -565,6 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true", help="print JSON")
     _report(k, "also write an HTML/Markdown/JSON report into DIR")
     cli_certificate.add_option(k)
+    cli_smtlib.add_option(k)
     cli_cross_check.add_option(k)
     _parallel(k)
     _timeout(k, 60.0, "wall-clock budget of the whole command, all methods")

@@ -141,7 +141,7 @@ def cmd_vnnlib(args: argparse.Namespace) -> int:
         clash = [o for o, v in (("NETWORK", args.network), ("--input-box", args.input_box), ("--unsafe", args.unsafe),
                                 ("--result", args.result), ("--report", args.report),
                                 ("--certificate", args.certificate), ("--scheduler", args.scheduler),
-                                ("--cross-check", args.cross_check)) if v]
+                                ("--cross-check", args.cross_check), ("--smtlib", args.smtlib)) if v]
         if clash:
             raise errors.ClaimError(f"--instances runs a whole list; it does not take {', '.join(clash)}")
         from proofs.vnnlib_instances import run_instances
@@ -169,6 +169,11 @@ def cmd_vnnlib(args: argparse.Namespace) -> int:
         from proofs import cli_certificate
 
         facts["certificate"] = cli_certificate.save(args.certificate, outcome.results, end, outcome.violating)
+    if args.smtlib:  # one query per box, whatever decided it
+        from proofs import cli_smtlib
+        from symbolic.budget import Deadline
+
+        facts["smtlib"] = cli_smtlib.save(args.smtlib, outcome.results, Deadline(max(1e-3, end - time.monotonic())))
     if args.cross_check:
         outcome = _cross_check(outcome, end)
         facts["cross_check"] = [dict(r.confirmation, box=k) for k, r in enumerate(outcome.results) if r.confirmation]
@@ -227,6 +232,10 @@ def _print(facts: dict, spec, as_json: bool) -> None:
         from proofs import cli_certificate
 
         print(f"certificate: {cli_certificate.describe(facts['certificate'])}")
+    if facts.get("smtlib"):
+        from proofs import cli_smtlib
+
+        print(f"smtlib:   {cli_smtlib.describe(facts['smtlib'])}")
     for confirmation in facts.get("cross_check", ()):
         print(f"cross-check (box {confirmation['box']}): {cli_cross_check.line(confirmation)}")
 
@@ -260,6 +269,9 @@ def add_parser(sub) -> None:
                    help="write the competition's result file: unsat, sat and the point, timeout or unknown")
     v.add_argument("--json", action="store_true", help="print JSON")
     cli_certificate.add_option(v)
+    from proofs import cli_smtlib
+
+    cli_smtlib.add_option(v)
     cli_cross_check.add_option(v)
     v.add_argument("--report", type=cli_args.report_folder, metavar="DIR",
                    help="also write an HTML/Markdown/JSON report into DIR")

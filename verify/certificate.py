@@ -388,6 +388,15 @@ KINDS: dict[str, Checker] = {"bab": _check_bab, "counterexample": _check_point, 
 """Checker per ``kind``. Another method's certificates register their checker here."""
 
 
+def _check_smt(cert: Mapping, limits: Limits, workers: int, deadline: float | None) -> CheckReport:
+    from verify import certificate_smt  # re-decides the query with cvc5 (in a child process)
+
+    return certificate_smt.check_smt(cert, limits, workers, deadline)
+
+
+KINDS["smt"] = _check_smt
+
+
 def check(cert: Mapping, workers: int = 1, timeout_s: float | None = None, limits: Limits = Limits()) -> CheckReport:
     """Check a parsed certificate exactly; ``workers`` processes share the leaves (same result).
 

@@ -15,7 +15,7 @@ import z3
 
 from symbolic import errors, interval
 from symbolic.budget import Deadline
-from verify import bounds, engine, regions, totality, z3_check
+from verify import bounds, claim_to_smtlib, engine, regions, totality, z3_check
 from verify.circuit_to_z3 import Encoder, model_value, z3_number
 from verify.claim import Claim, Equality, Predicate, Tolerance, Unreachable
 from verify.lazy_certificate import Deferred
@@ -231,7 +231,8 @@ def _solve(claim: Claim, config: Config, start: float) -> Result:
         stable = f", {enc.stable} of fixed sign on the domain" if enc.stable else ""
         return Result(claim, Verdict.PROVED, method, elapsed,
                       evidence=f"z3 found the negation unsatisfiable ({neurons} neurons, "
-                               f"{enc.neuron_vars} variables{stable}{facts})")
+                               f"{enc.neuron_vars} variables{stable}{facts})",
+                      certificate=claim_to_smtlib.Certificate(claim, (*enc.constraints, formula), method))
     if answer == z3.unknown:
         return Result(claim, Verdict.UNKNOWN, method, elapsed, reason=reason)
     point = {name: Fraction(value) for name, (value, _) in zip(claim.variables, values)}

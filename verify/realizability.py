@@ -16,6 +16,7 @@ from symbolic.circuit import Assignment, Circuit, to_fraction
 from symbolic.evaluate import evaluate_expr
 from symbolic.printing import show
 from verify.circuit_to_z3 import Encoder, model_value
+from verify.claim_to_smtlib import Certificate
 from verify.domain import Domain
 from verify.result import Counterexample, Result, Verdict
 
@@ -73,16 +74,14 @@ def decide_unrealizable(claim: Unrealizable, timeout_s: float = 10.0) -> Result:
     start = time.perf_counter()
     solver = z3.Solver()
     solver.set("timeout", max(1, int(timeout_s * 1000)))
-    for p in claim.points:
-        enc = Encoder(claim.parameter_domain, (), claim.variables)
-        values = enc.encode_circuit(_bind(claim.template, p), prefix=f"p{len(solver.assertions())}_")
-        solver.add(*enc.constraints)
-        solver.add(values[claim.template.output] == enc.expr(claim.target.subs(_subs(p))))
+    assertions = witness_assertions(claim)
+    solver.add(*assertions)
     answer = solver.check()
     elapsed = time.perf_counter() - start
     if answer == z3.unsat:
         return Result(claim, Verdict.PROVED, "z3-witness-points", elapsed,
-                      evidence=f"no weights fit the {len(claim.points)} witness points (z3 unsat)")
+                      evidence=f"no weights fit the {len(claim.points)} witness points (z3 unsat)",
+                      certificate=Certificate(claim, assertions, "z3-witness-points"))
     if answer == z3.unknown:
         return Result(claim, Verdict.UNKNOWN, "z3-witness-points", elapsed, reason=f"z3: {solver.reason_unknown()}")
     model = solver.model()
@@ -94,6 +93,19 @@ def decide_unrealizable(claim: Unrealizable, timeout_s: float = 10.0) -> Result:
     witness = Counterexample(weights, tuple(nets), tuple(targets))
     return Result(claim, Verdict.REFUTED, "z3-witness-points", time.perf_counter() - start, witness,
                   evidence="weights that fit every witness point, replayed exactly")
+
+
+def witness_assertions(claim: Unrealizable) -> list[z3.BoolRef]:
+    """The query of :func:`decide_unrealizable` (also exported as SMT-LIB): per witness point, the
+    template's neurons over the weights (prefix ``p<k>_``, ``k`` the assertions so far) and
+    ``N_w(p) = f(p)``."""
+    out: list[z3.BoolRef] = []
+    for p in claim.points:
+        enc = Encoder(claim.parameter_domain, (), claim.variables)
+        values = enc.encode_circuit(_bind(claim.template, p), prefix=f"p{len(out)}_")
+        out.extend(enc.constraints)
+        out.append(values[claim.template.output] == enc.expr(claim.target.subs(_subs(p))))
+    return out
 
 
 def _subs(point: Mapping[str, Fraction]) -> dict:

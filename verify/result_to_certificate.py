@@ -1,10 +1,11 @@
 """The certificate a Result stands on: branch and bound's split tree, a counterexample's point, or a bundle.
 
 :func:`certificate_of` returns the JSON-ready certificate (docs/certificates.md) of a decided
-claim, or raises :class:`NoCertificate` saying why there is none: a proof by a method that does not
-write certificates yet (z3), an unknown verdict, or a claim the formats cannot write (symbolic
-weights, a target outside the expression format). Proofs by regions and exhaustive evaluation carry
-their certificate in ``Result.certificate``, built when first read; a refutation of a claim without
+claim, or raises :class:`NoCertificate` saying why there is none: a proof without one, an unknown
+verdict, or a claim the formats cannot write (symbolic weights, a target outside the expression
+format). Proofs by regions, exhaustive evaluation and z3 (its SMT-LIB query, ``"kind": "smt"``,
+:mod:`verify.claim_to_smtlib`) carry their certificate in ``Result.certificate``, built when first
+read; a refutation of a claim without
 the engine's network form (a predicate, a sigmoid, a ``Mod`` or ``Piecewise`` target) is written as
 an ``"exhaustive"`` certificate with its point. :func:`bundle` makes one
 ``"kind": "all"`` certificate from several (a property with several input boxes).
@@ -47,8 +48,8 @@ def certificate_of(result: Result) -> dict:
     """The certificate of ``result`` (proved by branch and bound, or refuted), else NoCertificate."""
     if result.verdict is Verdict.PROVED:
         if result.certificate is None:
-            raise NoCertificate(f"the proof by {result.method} has no certificate (branch and bound, regions and "
-                                "exhaustive evaluation write them; z3 does not yet)")
+            raise NoCertificate(f"the proof by {result.method} has no certificate (branch and bound, regions, "
+                                "exhaustive evaluation and z3 write them)")
         return dict(result.certificate)
     if result.verdict is Verdict.REFUTED:
         problem = claim_to_problem(result.claim)

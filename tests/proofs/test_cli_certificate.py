@@ -51,12 +51,15 @@ def test_a_refutation_writes_its_point_and_certify_replays_it(capsys, tmp_path):
     assert code == 0 and "counterexample checked" in out and "refutes:" in out
 
 
-def test_no_certificate_for_an_unbounded_proof_and_the_verdict_is_unchanged(capsys, tmp_path):
+def test_a_z3_proof_on_an_unbounded_domain_writes_its_smt_query(capsys, tmp_path):
     path = tmp_path / "c.json"
     code, out, _ = run(capsys, "claim", "x1 - relu(x1 - x2)", "--target", "min(x1, x2)", "--domain", "R^2",
                        "--certificate", str(path))
-    assert code == 0 and "certificate: not written:" in out and "bounded box" in out
-    assert not path.exists()
+    assert code == 0 and "proved (z3" in out and f"certificate: {path} (kind smt" in out
+    data = written(path)
+    assert data["expected"] == data["z3"] == "unsat" and "(check-sat)" in data["smtlib"]
+    code, out, _ = run(capsys, "certify", str(path))  # cvc5 re-decides the query
+    assert code == 0 and "cvc5 re-decided the SMT-LIB query: unsat, as expected" in out
 
 
 def test_check_writes_a_certificate_that_matches_the_model_and_no_other_claim(capsys, tmp_path):

@@ -1,0 +1,373 @@
+"""Check ``"kind": "smt"`` certificates: re-decide the SMT-LIB query with cvc5, in a capped child process.
+
+An ``smt`` certificate carries the SMT-LIB 2 text of a query (:mod:`verify.claim_to_smtlib`: for a
+proof, the claim's negation, so ``unsat`` means the claim holds), the answer it expects and z3's
+answer. The checker
+
+1. reads every field strictly (``expected`` is ``"unsat"`` or ``"sat"``, ``z3`` one of ``"sat"``,
+   ``"unsat"``, ``"unknown"``; the text at most :data:`MAX_TEXT` characters);
+2. parses the text itself, with caps (nesting depth :data:`MAX_DEPTH`, digits per number), and
+   accepts only a plain query: ``set-logic`` (once, an arithmetic logic of :data:`LOGICS`, before
+   any declaration), ``set-info`` (keys of :data:`INFO_KEYS`), ``set-option :produce-models``,
+   ``declare-fun`` / ``declare-const`` of ``Real``, ``Int`` or ``Bool`` constants, ``define-fun``,
+   ``assert``, then exactly one ``check-sat`` (last, but for an optional ``exit``); terms use only
+   the Core and arithmetic operators of :data:`OPERATORS`, ``let``, and the functions defined. No
+   other command (``eval``, ``get-model``, ``push``, ``set-option :regular-output-channel`` ...),
+   no quantifier, annotation (``!``), indexed symbol (``_``), string or ``#x``/``#b`` literal;
+3. hands cvc5 the text as it parsed it (tokens separated by spaces, comments dropped: cvc5 reads
+   exactly what was checked), in a child Python process with an address-space cap of
+   :data:`MEMORY_BYTES` that is killed at the deadline; nonlinear real queries use cvc5's complete
+   procedure (cylindrical algebraic coverings: ``nl-cov``, without incremental linearisation);
+4. is ``ok`` only when cvc5's answer is the expected one and z3's answer is too.
+
+This module imports neither z3, nor sympy, nor the search code; cvc5 only in the child process.
+
+>>> from verify.certificate import FORMAT
+>>> cert = {"format": FORMAT, "version": 1, "kind": "smt", "expected": "unsat", "z3": "unsat",
+...         "smtlib": "(set-logic QF_LRA) (declare-fun x () Real) (assert (> x 1.0)) (assert (< x 0.0)) (check-sat)"}
+>>> report = check_smt(cert, Limits(), 1, None)
+>>> report.ok or report.problems[0].startswith("cvc5 is not installed"), report.answer in ("unsat", None)
+(True, True)
+>>> canonical("(set-logic QF_LRA) ; a comment\\n(declare-const x Real) (assert (eval x)) (check-sat)")
+Traceback (most recent call last):
+symbolic.errors.CertificateError: smtlib: line 2, assert: the operator 'eval' is not allowed (only Core and arithmetic operators, let, and defined functions)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+
+from symbolic.errors import CertificateError
+from verify.certificate import CheckReport, Limits, fields
+
+#: The SMT-LIB text of a certificate may have at most this many characters.
+MAX_TEXT = 64 << 20
+#: ... and nest at most this deep (cvc5 was measured parsing 400,000 nested lets).
+MAX_DEPTH = 100_000
+#: The address-space cap of the cvc5 child process.
+MEMORY_BYTES = 4 << 30
+#: The time limit when the caller gives no deadline.
+DEFAULT_TIMEOUT_S = 600.0
+#: The child gets this long past the deadline to answer before it is killed.
+GRACE_S = 0.5
+LOGICS = frozenset({"QF_LRA", "QF_LIA", "QF_LIRA", "QF_NRA", "QF_NIA", "QF_NIRA", "QF_RDL", "QF_IDL", "ALL"})
+NONLINEAR_REAL = frozenset({"QF_NRA", "QF_NIRA"})
+INFO_KEYS = frozenset({":status", ":smt-lib-version", ":source", ":license", ":category", ":notes"})
+SORTS = frozenset({"Real", "Int", "Bool"})
+OPERATORS = frozenset("not => and or xor = distinct ite - + * / div mod abs <= < >= > to_real to_int is_int".split())
+COMMANDS = ("set-logic", "set-info", "set-option", "declare-fun", "declare-const", "define-fun", "assert",
+            "check-sat", "exit")
+ANSWERS = ("sat", "unsat", "unknown")
+INSTALL = "pip install 'mathcircuits[cvc5]'"
+
+_DELIMITER = r"(?=[ \t\r\n();]|\Z)"
+_SIMPLE = r"[A-Za-z~!$%^&*_+=<>?/-][A-Za-z0-9~!@$%^&*_+=<>.?/-]*"  # not @ or . first: reserved for solvers
+_TOKEN = re.compile(rf"""
+    (?P<space>[ \t\r\n]+)
+  | (?P<comment>;[^\r\n]*)
+  | (?P<open>\()
+  | (?P<close>\))
+  | (?P<atom>(?:0|[1-9][0-9]*)(?:\.[0-9]+)?{_DELIMITER}
+           | :[A-Za-z0-9~!@$%^&*_+=<>.?/-]+{_DELIMITER}
+           | {_SIMPLE}{_DELIMITER}
+           | \|[ -\[\]-{{}}~]*\|{_DELIMITER})
+""", re.VERBOSE | re.ASCII)
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
+
+
+@dataclasses.dataclass(frozen=True)
+class SmtReport(CheckReport):
+    """A :class:`~verify.certificate.CheckReport` with cvc5's answer and the expected one."""
+
+    answer: str | None = None
+    expected: str = "unsat"
+    z3: str = "unsat"
+
+    def summary(self) -> str:
+        """One line for people, e.g. ``cvc5 re-decided the SMT-LIB query: unsat, as expected (z3: unsat) ...``."""
+        if self.ok:
+            return (f"cvc5 re-decided the SMT-LIB query: {self.answer}, as expected (z3: {self.z3}) "
+                    f"({self.seconds:.3f} s)")
+        if self.timed_out:
+            return f"certificate check timed out: cvc5 gave no answer in time ({self.seconds:.3f} s)"
+        return (f"certificate REJECTED ({len(self.problems)} problems): cvc5 {self.answer or 'gave no answer'}, "
+                f"expected {self.expected}, z3 {self.z3} ({self.seconds:.3f} s)")
+
+
+def check_smt(cert: Mapping, limits: Limits, workers: int, deadline: float | None) -> SmtReport:
+    """Check a ``"kind": "smt"`` certificate (see :func:`verify.certificate.check`); ``workers`` is unused."""
+    start = time.perf_counter()
+    fields(cert, "certificate", ("format", "version", "kind", "smtlib", "expected", "z3"), ("source", "stats"))
+    expected, z3_answer = cert["expected"], cert["z3"]
+    if expected not in ("unsat", "sat"):
+        raise CertificateError(f"expected: {_short(expected)} is not \"unsat\" or \"sat\"")
+    if z3_answer not in ANSWERS:
+        raise CertificateError(f"z3: {_short(z3_answer)} is not one of sat, unsat, unknown")
+    text = canonical(cert["smtlib"], limits)
+    problems = []
+    if z3_answer != expected:
+        problems.append(f"the certificate says z3 answered {z3_answer}, not the expected {expected}")
+    logic = text[len("(set-logic "):text.index(")")] if text.startswith("(set-logic ") else "ALL"
+    answer, trouble, timed_out = run_cvc5(text, logic, deadline)
+    if trouble:
+        problems.append(trouble)
+    elif answer != expected:
+        problems.append(f"cvc5 answered {answer}, the certificate expects {expected} (z3 answered {z3_answer})"
+                        + ("" if answer != "unknown" else ": neither confirmed nor refuted"))
+    return SmtReport(not problems, tuple(problems), 0, 0, time.perf_counter() - start, "smt",
+                     timed_out and bool(problems), answer=answer, expected=expected, z3=z3_answer)
+
+
+# -- reading the text -------------------------------------------------------------------------------
+def canonical(text: object, limits: Limits = Limits()) -> str:
+    """The query as cvc5 will read it: one command per line, tokens separated by single spaces,
+    ``(set-logic ...)`` first; raises :class:`CertificateError` unless it is a plain query (see the
+    module docstring)."""
+    if not isinstance(text, str):
+        raise CertificateError(f"smtlib: expected the SMT-LIB text as a string, got {_short(text)}")
+    if len(text) > MAX_TEXT:
+        raise CertificateError(f"smtlib: {len(text)} characters is more than the cap of {MAX_TEXT}")
+    commands = _commands(_tree(text, limits))
+    return "".join(_print(c) + "\n" for c in commands)
+
+
+def _tree(text: str, limits: Limits) -> list:
+    """The s-expressions of ``text``: atoms are strings, lists are lists, each with its line number
+    as the first item of the top-level lists (``[line, head, ...]``)."""
+    root: list = []
+    stack = [root]
+    pos, line = 0, 1
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise CertificateError(f"smtlib: line {line}: unexpected {_short(text[pos:pos + 10])} (only parentheses, "
+                                   "numerals, decimals, symbols, keywords and comments are read)")
+        kind, value = m.lastgroup, m.group()
+        pos = m.end()
+        if kind == "space":
+            line += value.count("\n")
+        elif kind == "open":
+            node: list = [line] if len(stack) == 1 else []
+            stack[-1].append(node)
+            stack.append(node)
+            if len(stack) > MAX_DEPTH + 1:
+                raise CertificateError(f"smtlib: line {line}: nested deeper than the cap of {MAX_DEPTH}")
+        elif kind == "close":
+            if len(stack) == 1:
+                raise CertificateError(f"smtlib: line {line}: ')' without a matching '('")
+            stack.pop()
+        elif kind == "atom":
+            number = _NUMBER.fullmatch(value)
+            if number and max(len(part) for part in value.split(".")) > limits.max_digits:
+                raise CertificateError(f"smtlib: line {line}: a number with more than {limits.max_digits} digits")
+            if len(stack) == 1:
+                raise CertificateError(f"smtlib: line {line}: {_short(value)} outside a command")
+            stack[-1].append(value)
+    if len(stack) != 1:
+        raise CertificateError("smtlib: the text ends inside an unclosed '('")
+    return root
+
+
+def _commands(root: list) -> list:
+    """The commands without their line numbers, checked in order (see the module docstring)."""
+    out, logic, declared, functions, checked = [], None, False, set(), False
+    for command in root:
+        line, body = command[0], command[1:]
+        where = f"smtlib: line {line}"
+        if not body or not isinstance(body[0], str) or body[0] not in COMMANDS:
+            head = body[0] if body and isinstance(body[0], str) else "(...)" if body else "()"
+            raise CertificateError(f"{where}: the command {_short(head)} is not allowed "
+                                   f"(only {', '.join(COMMANDS)})")
+        name = body[0]
+        where = f"{where}, {name}"
+        if checked and name != "exit":
+            raise CertificateError(f"{where}: nothing but exit may follow check-sat")
+        if name == "set-logic":
+            if logic is not None or declared or len(body) != 2 or body[1] not in LOGICS:
+                raise CertificateError(f"{where}: one set-logic, first, with a logic of {', '.join(sorted(LOGICS))}")
+            logic = body[1]
+        elif name == "set-info":
+            if len(body) != 3 or body[1] not in INFO_KEYS or not isinstance(body[2], str) \
+                    or body[1] == ":status" and body[2] not in ANSWERS:
+                raise CertificateError(f"{where}: expected (set-info KEY VALUE) with KEY one of "
+                                       f"{', '.join(sorted(INFO_KEYS))}")
+        elif name == "set-option":
+            if body[1:] not in ([":produce-models", "true"], [":produce-models", "false"]):
+                raise CertificateError(f"{where}: only (set-option :produce-models true|false) is allowed")
+        elif name in ("declare-fun", "declare-const"):
+            sort = body[3] if name == "declare-fun" and len(body) == 4 and body[2] == [] else \
+                body[2] if name == "declare-const" and len(body) == 3 else None
+            if not _is_symbol(body[1] if len(body) > 1 else None) or sort not in SORTS:
+                raise CertificateError(f"{where}: only constants of sort {', '.join(sorted(SORTS))} are declared")
+            declared = True
+        elif name == "define-fun":
+            if len(body) != 5 or not _is_symbol(body[1]) or not isinstance(body[2], list) or body[3] not in SORTS \
+                    or not all(isinstance(p, list) and len(p) == 2 and _is_symbol(p[0]) and p[1] in SORTS
+                               for p in body[2]):
+                raise CertificateError(f"{where}: expected (define-fun NAME ((ARG SORT) ...) SORT TERM) over "
+                                       f"{', '.join(sorted(SORTS))}")
+            _check_term(body[4], functions, where)
+            if body[2]:
+                functions.add(body[1])
+            declared = True
+        elif name == "assert":
+            if len(body) != 2:
+                raise CertificateError(f"{where}: expected (assert TERM)")
+            _check_term(body[1], functions, where)
+            declared = True
+        elif name == "check-sat":
+            if len(body) != 1:
+                raise CertificateError(f"{where}: check-sat takes no arguments")
+            checked = True
+        elif not checked or len(body) != 1:  # exit
+            raise CertificateError(f"{where}: exit may only follow check-sat")
+        out.append(body)
+    if logic is None:
+        raise CertificateError("smtlib: the query has no set-logic")
+    if not checked:
+        raise CertificateError("smtlib: the query has no check-sat")
+    out.sort(key=lambda c: c[0] != "set-logic")  # set-logic first (only set-info may precede it)
+    return out
+
+
+def _is_symbol(value: object) -> bool:
+    return isinstance(value, str) and (value[0] == "|" or not value[0].isdigit() and value[0] != ":")
+
+
+def _check_term(term: object, functions: set, where: str) -> None:
+    """Every list is an allowed operator applied to terms, or a ``let``; atoms are not keywords."""
+    stack = [term]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, str):
+            if t[0] == ":":
+                raise CertificateError(f"{where}: the keyword {_short(t)} in a term (annotations are not allowed)")
+            continue
+        if not t or not isinstance(t[0], str) or t[0][0] == "|":
+            raise CertificateError(f"{where}: a term's operator must be a plain symbol")
+        head = t[0]
+        if head == "let":
+            if len(t) != 3 or not isinstance(t[1], list) or not t[1] or not all(
+                    isinstance(b, list) and len(b) == 2 and _is_symbol(b[0]) for b in t[1]):
+                raise CertificateError(f"{where}: expected (let ((NAME TERM) ...) TERM)")
+            stack.extend(b[1] for b in t[1])
+            stack.append(t[2])
+            continue
+        if head not in OPERATORS and head not in functions:
+            raise CertificateError(f"{where}: the operator {_short(head)} is not allowed (only Core and arithmetic "
+                                   "operators, let, and defined functions)")
+        if len(t) < 2:
+            raise CertificateError(f"{where}: ({head}) has no arguments")
+        stack.extend(t[1:])
+
+
+def _print(command: list) -> str:
+    """An s-expression with single spaces (iterative: the depth is capped, not small)."""
+    parts, stack = [], [(command, 0)]
+    while stack:
+        node, k = stack.pop()
+        if k == 0:
+            parts.append("(")
+        if k < len(node):
+            stack.append((node, k + 1))
+            child = node[k]
+            if k:
+                parts.append(" ")
+            if isinstance(child, list):
+                stack.append((child, 0))
+            else:
+                parts.append(child)
+        else:
+            parts.append(")")
+    return "".join(parts)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# -- cvc5 -------------------------------------------------------------------------------------------
+_CHILD = r"""
+import json, resource, sys
+ALLOWED = {"set-logic", "set-info", "set-option", "declare-fun", "declare-const", "define-fun", "assert",
+           "check-sat", "exit"}
+def main():
+    memory, options = int(sys.argv[1]), json.loads(sys.argv[2])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    try:
+        import cvc5
+    except ModuleNotFoundError:
+        return {"missing": True}
+    text = sys.stdin.read()
+    tm = cvc5.TermManager()
+    solver = cvc5.Solver(tm)
+    for key, value in options.items():
+        solver.setOption(key, value)
+    symbols = cvc5.SymbolManager(tm)
+    parser = cvc5.InputParser(solver, symbols)
+    parser.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text, "certificate")
+    answer = None
+    while True:
+        command = parser.nextCommand()
+        if command.isNull():
+            break
+        name = command.getCommandName()
+        if name not in ALLOWED:
+            return {"error": "cvc5 read a command the checker does not allow: " + name}
+        if name == "exit":
+            break
+        out = command.invoke(solver, symbols).strip()
+        if name == "check-sat":
+            answer = out
+        elif out:
+            return {"error": "cvc5: " + out[:300]}
+    reason = str(solver.getInfo("reason-unknown")) if answer == "unknown" else ""
+    return {"answer": answer, "reason": reason}
+try:
+    result = main()
+except MemoryError:
+    result = {"error": "cvc5 ran out of memory"}
+except Exception as exc:
+    result = {"error": "cvc5: " + (str(exc) or type(exc).__name__)[:300]}
+sys.stdout.write(json.dumps(result))
+"""
+
+
+def run_cvc5(text: str, logic: str, deadline: float | None) -> tuple[str | None, str, bool]:
+    """Decide ``text`` with cvc5 in a child process: ``(answer, problem, timed_out)``; ``answer`` is
+    sat, unsat or unknown (None when cvc5 gave none, with ``problem`` saying why)."""
+    left = DEFAULT_TIMEOUT_S if deadline is None else deadline - time.monotonic()
+    if left <= 0:
+        return None, "timed out before cvc5 started", True
+    options = {"tlimit-per": str(max(1, int(left * 1000)))}
+    if logic in NONLINEAR_REAL:
+        options.update({"nl-cov": "true", "nl-ext": "none"})
+    try:
+        done = subprocess.run([sys.executable, "-P", "-c", _CHILD, str(MEMORY_BYTES), json.dumps(options)],
+                              input=text, capture_output=True, text=True, timeout=left + GRACE_S)
+    except subprocess.TimeoutExpired:
+        return None, f"cvc5 gave no answer within the time limit ({left:.3g} s)", True
+    except OSError as exc:
+        return None, f"cannot start the cvc5 child process ({exc.strerror or exc})", False
+    try:
+        result = json.loads(done.stdout)
+    except ValueError:
+        why = f"signal {-done.returncode}" if done.returncode < 0 else f"exit status {done.returncode}"
+        return None, f"cvc5 stopped without an answer ({why})", False
+    if result.get("missing"):
+        return None, f"cvc5 is not installed, so this certificate cannot be checked here: {INSTALL}", False
+    if "error" in result:
+        return None, str(result["error"]), False
+    answer = result.get("answer")
+    if answer not in ANSWERS:
+        return None, f"cvc5 gave no answer ({_short(answer)})", False
+    late = deadline is not None and time.monotonic() >= deadline
+    timed_out = answer == "unknown" and (late or result.get("reason") in ("TIMEOUT", "RESOURCEOUT", "timeout"))
+    return answer, "", timed_out
