@@ -2,8 +2,9 @@
 
 The tree is walked iteratively (no recursion) with each node's box and ReLU phases. Splits are
 checked to cover their parent (an input split point strictly inside the current box; a ReLU split
-once per path), proofs are read strictly, and each leaf is then checked by
-:mod:`verify.certificate_exact`: first with numbers rounded outward to ``PREC`` bits and
+once per path), proofs are read strictly, and the leaves are then checked in batches by
+:mod:`verify.certificate_dyadic` (fixed-point integers, the cheapest sound attempt), and a leaf it
+cannot prove by :mod:`verify.certificate_exact`: first with numbers rounded outward to ``PREC`` bits and
 back-substitution only for the ReLUs their interval bounds leave open (sound and fast); when that
 fails, for every ReLU, then with 256 bits, and last with the format's exact rule (no rounding), so
 a shortcut never rejects a certificate the format accepts. The unrounded attempt is skipped for
@@ -23,13 +24,14 @@ from collections.abc import Mapping
 import flint
 
 from symbolic.errors import CertificateError
-from verify import certificate_exact as exact
+from verify import certificate_dyadic as dyadic, certificate_exact as exact
 from verify.certificate import (CheckReport, Limits, array, fields, name, parse_box, parse_network,
                                 parse_unsafe, rational)
 
 PREC = 62
-# (rounding bits, back-substitution for every ReLU): quick and sound first, then the format's exact rule
-ATTEMPTS = ((PREC, False), (PREC, True), (256, True), (None, True))
+DYADIC = "dyadic"  # verify.certificate_dyadic: batches of leaves in fixed-point integers, the cheapest
+# then (rounding bits, back-substitution for every ReLU): quick and sound first, then the format's exact rule
+ATTEMPTS = (DYADIC, (PREC, False), (PREC, True), (256, True), (None, True))
 _INDEX = re.compile(r"0|[1-9][0-9]{0,8}", re.ASCII)
 
 
@@ -65,14 +67,20 @@ def check_bab(cert: Mapping, limits: Limits, workers: int, deadline: float | Non
     unrounded = sum(a.relu for a in network.assignments) <= limits.exact_relus
     checked, late = 0, False
     if workers == 1 or len(leaves) < 2 * workers or "fork" not in multiprocessing.get_all_start_methods():
-        for leaf in leaves:
+        most = dyadic.compile_program(program).batch if DYADIC in ATTEMPTS else 1
+        at, size = 0, 1  # batches of leaves for the DYADIC attempt, growing (the deadline is checked between)
+        while at < len(leaves):
             if len(problems) >= limits.max_problems:
                 break
             if deadline is not None and time.monotonic() > deadline:
                 late = True
                 break
-            problems.extend(check_leaf(program, unsafe, leaf, unrounded))
-            checked += 1
+            part, at, size = leaves[at:at + size], at + size, min(2 * size, most)
+            for found in check_leaves(program, unsafe, part, unrounded):
+                if len(problems) >= limits.max_problems:
+                    break
+                problems.extend(found)
+                checked += 1
     else:
         checked, late = _parallel(program, unsafe, leaves, workers, deadline, problems, unrounded,
                                   limits.max_problems)
@@ -199,9 +207,26 @@ def check_leaf(program: exact.Program, unsafe: tuple, leaf: Leaf, unrounded: boo
     ``unrounded`` is False) computes exactly what the format specifies, so a leaf the format
     accepts is never rejected.
     """
+    return check_leaves(program, unsafe, [leaf], unrounded)[0]
+
+
+def check_leaves(program: exact.Program, unsafe: tuple, leaves: list[Leaf], unrounded: bool = True) -> list[list[str]]:
+    """:func:`check_leaf` for each leaf; the :data:`DYADIC` attempt takes them all at once."""
+    first = dyadic.check_leaves(program, unsafe, leaves) if DYADIC in ATTEMPTS else [None] * len(leaves)
+    return [[] if found == [] else _attempts(program, unsafe, leaf, unrounded, found)
+            for leaf, found in zip(leaves, first)]
+
+
+def _attempts(program: exact.Program, unsafe: tuple, leaf: Leaf, unrounded: bool, failures: list[str] | None) -> list[str]:
+    """The attempts of :mod:`verify.certificate_exact` for one leaf, in order, after the :data:`DYADIC`
+    one found ``failures`` (see :func:`check_leaf`)."""
     phases = dict(leaf.phases)
-    failures: list[str] = []
-    for prec, all_rows in ATTEMPTS if unrounded else ATTEMPTS[:-1]:
+    failures = ["no check was attempted"] if failures is None else list(failures)
+    prec: int | str | None = DYADIC
+    for attempt in ATTEMPTS if unrounded else ATTEMPTS[:-1]:
+        if attempt == DYADIC:
+            continue
+        prec, all_rows = attempt
         bounds = exact.node_bounds(program, leaf.box, phases, prec, all_rows)
         if leaf.proofs is None:
             failures = [] if bounds.contradiction else ["marked empty, but no phase-split neuron's bounds "
@@ -213,6 +238,8 @@ def check_leaf(program: exact.Program, unsafe: tuple, leaf: Leaf, unrounded: boo
             return []
     note = "" if unrounded else f" (numbers rounded outward to {prec} bits; the unrounded check is skipped above " \
                                 "Limits.exact_relus ReLUs)"
+    if prec == DYADIC:
+        note = " (fixed-point numbers, rounded outward)"
     return [f"{leaf.where}: {f}{note}" for f in failures]
 
 
@@ -283,4 +310,4 @@ def _init(program, unsafe, unrounded) -> None:
 
 
 def _check_part(part: list[Leaf]) -> list[list[str]]:
-    return [check_leaf(_STATE["program"], _STATE["unsafe"], leaf, _STATE["unrounded"]) for leaf in part]
+    return check_leaves(_STATE["program"], _STATE["unsafe"], part, _STATE["unrounded"])

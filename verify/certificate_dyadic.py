@@ -1,0 +1,632 @@
+"""Fast sound leaf bounds for the certificate checker: batches of leaves in fixed-point dyadic integers.
+
+The first attempt of :func:`verify.certificate_bab.check_leaf`. Every number is an integer ``n`` read
+as ``n / (d 2**f)``, ``d`` odd (the network's denominators; 1 for float weights) and ``f`` fixed per
+vector or matrix: rounding is a floor or ceiling shift, no gcd is taken, no rational is built per
+element. A weight matrix ``M`` (exact integers over ``den``) is split once as ``M = 2**g Mh + Ml``
+with ``Mh`` of ``W_BITS`` bits and ``0 <= Ml < 2**g``, and the leaf-dependent matrices are rounded to
+``pbits`` bits, so every python-flint product has word-sized entries (cheap to multiply and to read
+back); ``Ml`` enters through intervals. Many leaves share one product (their columns or rows side by
+side), since the weights are shared.
+
+**Node bounds.** Level by level, a variable ``v`` that a later ReLU reads gets affine functions of
+the inputs with ``Lv(x) <= v <= Uv(x)``; every variable gets an interval ``[post_lo, post_hi]``. The
+functions are kept as matrices ``A`` (rows ``ZL + ZU`` and ``post_lo + post_hi``) and ``B``
+(``ZU - ZL``, ``post_hi - post_lo``), one column block per leaf. As
+``Mh A - |Mh| B = 2 (Mh+ A_L + Mh- A_U)``, two products give a level's lower and upper functions and
+interval bounds (``Ml v`` lies between ``Ml post_lo`` and ``Ml post_hi``). A ReLU's ``l, u`` are the
+better of the function's extremes over the box and the interval bound (exact extremes when the level
+reads only inputs); a linear neuron no ReLU reads keeps the interval bound. Where a ReLU is still
+unstable and a source level's pre-activations are not affine in the inputs (depth three on),
+``+pre`` and ``-pre`` are back-substituted to the inputs (format step 1, default slopes). Then the
+phase applies and the relaxation is the format's step 2; ``phi`` is back-substituted with the
+proof's ``alpha`` (step 3).
+
+**Soundness.** Let ``X`` be a leaf's region (its box and phases). By induction over the levels, on
+``X``: ``L <= v <= U``, ``post_lo <= v <= post_hi`` and ``l <= pre <= u``. Inputs: ``L = U = x``,
+and the box is rounded outward (a superset). ``pre = (2**g Mh h + Ml h + b) / den`` where
+``Mh_ij h_j >= Mh_ij L_j`` (``Mh_ij > 0``) or ``Mh_ij U_j``, the identity above being exact integer
+algebra, and ``Ml h >= Ml post_lo`` as ``Ml >= 0``. Minima over a superset of ``X`` are rounded
+down, maxima up. Back-substitution, with ``c`` the coefficient on ``h``: ``c a`` on ``pre`` when
+``c > 0`` (``h >= a pre`` for every ``a`` in ``[0, 1]``; the proof's ``alpha`` is rounded down),
+``c s`` and the constant ``-c s l`` when ``c < 0`` (``h <= s (pre - l)`` on ``[l, u]`` for every
+``s >= u / (u - l)`` since ``pre >= l``; slopes are rounded up), ``c`` (``PASS``) or nothing
+(``ZERO``); a coefficient ``e`` on ``pre`` then gives ``e 2**g Mh / den`` on the sources and the
+constant ``e (Ml post_lo) / den`` (``e > 0``) or ``e (Ml post_hi) / den`` (for intermediate bounds
+the cruder ``-max|e| sum max(|Ml post_lo|, |Ml post_hi|) / den``). Rounding coefficients: lowering
+``d`` in ``[0, 2**-f)`` on a variable ``v >= lo`` lowers ``d v`` by at most ``2**-f max(-lo, 0)``,
+so coefficients rounded down stay a lower bound when the constant pays ``2**-f sum max(-lo, 0)``
+(``pay``; nothing where ``lo >= 0``); a forward function whose coefficients were rounded pays
+``K = ceil(sum_j max(-lo_j, 0))`` units of its grid (an upper function adds it). Intercepts, biases
+and minima are rounded down. So every computed lower bound is below the true minimum on ``X``: a
+bound of ``phi`` ``> 0`` (or ``>= 0`` with strict atoms) refutes the disjunct, and bounds that
+contradict a phase prove ``"empty"``. A failure proves nothing (rounding, intervals for ``Ml``, the
+forward functions for neurons the back-substitution skips): the checker then falls back to
+:mod:`verify.certificate_exact`.
+
+>>> from verify.certificate import Assignment, Network
+>>> q = flint.fmpq
+>>> net = Network(("x",), (Assignment("h", (("x", q(1)),), q(0), True),
+...                        Assignment("y", (("h", q(1)), ("x", q(-1, 2))), q(0), False)), ("y",))
+>>> compiled = compile_program(exact.Program(net))
+>>> batch = node_bounds(compiled, [((q(-1), q(1)),)], [{}], [False])
+>>> batch.kinds[1], [q(v, 2**E) for v in batch.lower[1] + batch.upper[1]]
+([2], [-1, 1])
+>>> q(phi_lower(compiled, batch, [(0, {"y": q(1)}, q(0), {}, {"h": q(1)})])[0], 2**E)  # y >= x/2 >= -1/2
+-1/2
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+import weakref
+from collections.abc import Mapping, Sequence
+
+import flint
+
+from verify import certificate_exact as exact
+
+PASS, ZERO, UNSTABLE = exact.PASS, exact.ZERO, exact.UNSTABLE
+E = 64         # bounds and constants: integers over 2**E
+G = 32         # the input box, rounded outward: integers over 2**G
+F_POST = 24    # post_lo and post_hi, rounded outward, in the products with Ml: integers over 2**F_POST
+SLOPE = 32     # slopes: integers over 2**SLOPE (chords rounded up, lower slopes down)
+W_BITS = 26    # bits of the high part Mh of the weights
+BATCH = 2048   # leaves per batch: about BATCH / (number of neurons)
+_ONE = 1 << SLOPE
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_add, _sub, _mul = operator.add, operator.sub, operator.mul
+_chain = itertools.chain.from_iterable
+
+
+def _floor(values, s: int, d: int = 1) -> list[int]:
+    """``floor(v / (d 2**s))`` for each ``v`` (``s`` any integer, ``d >= 1``)."""
+    out = [v >> s for v in values] if s >= 0 else [v << -s for v in values]
+    return out if d == 1 else [v // d for v in out]
+
+
+def _ceil(values, s: int, d: int = 1) -> list[int]:
+    """``ceil(v / (d 2**s))`` for each ``v``."""
+    if d == 1:
+        return [-(-v >> s) for v in values] if s >= 0 else [v << -s for v in values]
+    return [-(-v // d) for v in _floor(values, s)] if s >= 0 else [-(-(v << -s) // d) for v in values]
+
+
+def _inexact(values: list[int], s: int, d: int) -> bool:
+    """Whether some ``v / (d 2**s)`` is not an integer."""
+    if d == 1:
+        return s > 0 and any(v & ((1 << s) - 1) for v in values)
+    unit = d << max(s, 0)
+    return any(v % unit for v in values)
+
+
+def _inexact_rows(columns: list[list[int]], s: int, d: int, size: int) -> list[int]:
+    """Per row, 1 when some ``v / (d 2**s)`` of its entries (one per column) is not an integer, else 0."""
+    if d == 1 and s <= 0:
+        return [0] * size
+    unit = d << max(s, 0)
+    flags = [0] * size
+    for col in columns:
+        flags = [f or (1 if v % unit else 0) for f, v in zip(flags, col)]
+    return flags
+
+
+def _exponent(top: int, s: int, d: int, bits: int) -> int:
+    """An exponent ``f`` with ``|v| / (d 2**s) * 2**f < 2**bits`` for ``|v| <= top``."""
+    return min(bits - (top.bit_length() - s - d.bit_length() + 2), 8 * bits + 1024)
+
+
+def _sums(values: list[int], width: int, rows: int) -> list[int]:
+    """Sums of consecutive runs of ``width`` values."""
+    return [sum(values[r * width:(r + 1) * width]) for r in range(rows)]
+
+
+class Level:
+    """Level ``k``: ``pre = (2**g sum Mh_src v_src + sum Ml_src v_src + bias) / (dodd 2**dshift)``.
+
+    Rows ``frows`` (ReLUs, and linear neurons a later ``frows`` reads) get bounds from the forward
+    functions, the others (``irows``) from intervals; ``fn`` (set by :class:`Compiled`) are the
+    neurons whose forward functions a later level reads.
+    """
+
+    def __init__(self, level: exact.Level, program: exact.Program, fn: set, fn_src: dict):
+        self.width, self.relu, self.names = level.width, level.relu, level.names
+        self.rows = level.rows
+        top = max((abs(w) for rows in level.rows.values() for row in rows for w in row), default=0)
+        self.g = g = max(0, top.bit_length() - W_BITS)
+        self.fn = sorted(fn)
+        self.frows = [i for i in range(level.width) if level.relu[i] or i in fn]
+        self.irows = [i for i in range(level.width) if not (level.relu[i] or i in fn)]
+        self.blocks, self.fblocks, self.iblocks = [], [], []
+        for src, rows in sorted(level.rows.items()):
+            high = [[w >> g for w in row] for row in rows]
+            low = [[w - ((w >> g) << g) for w in row] for row in rows]
+            self.blocks.append((src, flint.fmpz_mat(high), None, flint.fmpz_mat(low) if g else None))
+            cols = fn_src[src]
+            part = [[high[i][j] for j in cols] for i in self.frows]
+            self.fblocks.append((src, _mat(part, len(self.frows), len(cols)),
+                                 _mat([[abs(w) for w in r] for r in part], len(self.frows), len(cols)),
+                                 _mat([low[i] for i in self.frows], len(self.frows), len(rows[0])) if g else None))
+            part = [high[i] for i in self.irows]
+            self.iblocks.append((src, _mat([[max(w, 0) for w in r] for r in part], len(self.irows), len(rows[0])),
+                                 _mat([[min(w, 0) for w in r] for r in part], len(self.irows), len(rows[0])),
+                                 _mat([low[i] for i in self.irows], len(self.irows), len(rows[0])) if g else None))
+        # a level that reads only inputs: its exact weights, as columns and as positive and negative parts
+        self.exact = set(level.rows) == {0}
+        if self.exact:
+            rows = level.rows[0]
+            self.columns = [list(col) for col in zip(*(rows[i] for i in self.fn))] or [[] for _ in rows[0]]
+            self.wpos = flint.fmpz_mat([[max(w, 0) for w in row] for row in rows])
+            self.wneg = flint.fmpz_mat([[min(w, 0) for w in row] for row in rows])
+        self.bias = list(level.bias)
+        self.bias_col = flint.fmpz_mat(level.width, 1, self.bias)
+        self.dshift = (level.den & -level.den).bit_length() - 1
+        self.dodd = level.den >> self.dshift
+        # back-substitution helps where a source level's pre-activations are not functions of the inputs
+        self.refine = any(src > 0 and any(s > 0 for s in program.levels[src].rows) for src in level.rows)
+
+
+def _mat(rows: list, nrows: int, ncols: int) -> flint.fmpz_mat:
+    return flint.fmpz_mat(nrows, ncols, [w for row in rows for w in row])
+
+
+class Compiled:
+    """A certificate's :class:`verify.certificate_exact.Program` with split flint weight matrices."""
+
+    def __init__(self, program: exact.Program):
+        self.program, self.position = program, program.position
+        self.n = n = len(program.inputs)
+        depth = len(program.levels) - 1
+        fn: list[set] = [set(range(n))] + [set() for _ in range(depth)]
+        for k in range(depth, 0, -1):  # the forward functions a later ReLU (or needed linear neuron) reads
+            level = program.levels[k]
+            for i in range(level.width):
+                if level.relu[i] or i in fn[k]:
+                    for src, rows in level.rows.items():
+                        fn[src].update(j for j, w in enumerate(rows[i]) if w)
+        fn[0] = set(range(n))
+        self.fn = [sorted(f) for f in fn]
+        self.levels = [None] + [Level(program.levels[k], program, fn[k], {s: self.fn[s] for s in program.levels[k].rows})
+                                for k in range(1, depth + 1)]
+        terms = max([1] + [sum(program.levels[s].width if s else n for s in lv.rows) for lv in program.levels[1:]])
+        self.pbits = max(8, 61 - W_BITS - terms.bit_length())  # leaf-dependent matrices: pbits-bit entries
+        self.batch = max(1, BATCH // max(1, sum(lv.width for lv in program.levels[1:])))
+
+
+def compile_program(program: exact.Program) -> Compiled:
+    """The compiled form of ``program`` (cached while the program lives)."""
+    compiled = _CACHE.get(program)
+    if compiled is None:
+        compiled = _CACHE[program] = Compiled(program)
+    return compiled
+
+
+class Batch:
+    """Bounds at ``count`` leaves. Per level, lists over (neuron ``i``, leaf ``b``) at ``i * count + b``:
+    ``lower``/``upper`` of the pre-activations and ``post_lo``/``post_hi`` (over ``2**E``), ``kinds``,
+    the relaxation as multipliers over ``2**SLOPE`` (``pos`` for positive and ``neg`` for negative
+    coefficients, ``icpt = s (-l)`` over ``2**(SLOPE + E)``), ``mlo``/``mhi`` (``Ml post``, over
+    ``2**F_POST``); per leaf ``pay`` (``2**E sum max(-l, 0)`` over neurons a coefficient can land on) and
+    ``neg_post``; the forward matrices ``A``, ``B`` (exponent ``e``) and ``POST`` (``post_lo``,
+    ``post_hi`` as ``width x count`` matrices)."""
+
+    def __init__(self, count: int):
+        self.count = count
+        for name in ("lower", "upper", "post_lo", "post_hi", "kinds", "pos", "neg", "icpt", "mlo", "mhi", "mabs",
+                     "pay", "neg_post", "A", "B", "e", "POST"):
+            setattr(self, name, [])
+        self.lo: list[list[int]] = []
+        self.hi: list[list[int]] = []
+        self.contradiction: list[str | None] = [None] * count
+        self.box = None
+        self.tiles: dict = {}
+
+
+def node_bounds(compiled: Compiled, boxes: Sequence, phases: Sequence[Mapping[str, int]],
+                empty: Sequence[bool]) -> Batch:
+    """Bounds of every pre-activation at each leaf (``boxes[b]``: rationals, ``phases[b]``: +1 active,
+    -1 inactive; ``empty[b]``: also tighten phase-split neurons, whose bounds can show a contradiction)."""
+    n, count = compiled.n, len(boxes)
+    bt = Batch(count)
+    bt.lo = [[(int(a.p) << G) // int(a.q) for a, _ in box] for box in boxes]
+    bt.hi = [[-((int(-b.p) << G) // int(b.q)) for _, b in box] for box in boxes]
+    w = n + 2
+    a_rows, b_rows = [0] * (n * count * w), [0] * (n * count * w)
+    for j in range(n):
+        for b in range(count):
+            at = (j * count + b) * w
+            lo, hi = bt.lo[b][j] >> G, -((-bt.hi[b][j]) >> G)  # exponent 0: the box's interval, loosely
+            a_rows[at + j], a_rows[at + n + 1], b_rows[at + n + 1] = 2, lo + hi, hi - lo
+    post_lo = [_floor([bt.lo[b][j]], G - E)[0] for j in range(n) for b in range(count)]
+    post_hi = [_ceil([bt.hi[b][j]], G - E)[0] for j in range(n) for b in range(count)]
+    negs = [-sum(v for v in lo if v < 0) for lo in bt.lo]
+    for name, value in (("lower", post_lo), ("upper", post_hi), ("post_lo", post_lo), ("post_hi", post_hi),
+                        ("kinds", None), ("pos", None), ("neg", None), ("icpt", None), ("mlo", None),
+                        ("mhi", None), ("mabs", None), ("pay", None), ("neg_post", _ceil(negs, G - E)),
+                        ("A", flint.fmpz_mat(n, count * w, a_rows)), ("B", flint.fmpz_mat(n, count * w, b_rows)),
+                        ("e", 0), ("POST", _post(n, count, post_lo, post_hi))):
+        getattr(bt, name).append(value)
+    k_pay = _ceil(negs, G)  # per leaf: rounding a forward function's coefficients costs K units
+    for k in range(1, len(compiled.levels)):
+        _level(compiled, bt, k, phases, empty, k_pay)
+    return bt
+
+
+def _level(compiled: Compiled, bt: Batch, k: int, phases: Sequence, empty: Sequence[bool], k_pay: list) -> None:
+    """Level ``k`` of :func:`node_bounds`."""
+    n, level, count = compiled.n, compiled.levels[k], bt.count
+    width, w, dodd, size = level.width, n + 2, level.dodd, level.width * bt.count
+
+    def rows_of(values: list, rows: list[int]) -> list:  # the (neuron, leaf) entries of some neurons
+        return values if len(rows) == width else list(_chain(values[i * count:(i + 1) * count] for i in rows))
+
+    mlo, mhi = [0] * size, [0] * size  # Ml v is between Ml post_lo and Ml post_hi (over 2**F_POST)
+    for src, _, _, ml in level.blocks:
+        if ml is not None:
+            mlo = list(map(_add, mlo, map(int, (ml * bt.POST[src][0]).entries())))
+            mhi = list(map(_add, mhi, map(int, (ml * bt.POST[src][1]).entries())))
+    bt.mlo.append(mlo)
+    bt.mhi.append(mhi)
+    most = [max(a, -a, b, -b) for a, b in zip(mlo, mhi)]
+    bt.mabs.append([sum(most[b::count]) for b in range(count)])
+    shift = E - F_POST
+    bias = [b << E for b in level.bias for _ in range(count)]
+    xlo = _floor([(a << shift) + b for a, b in zip(mlo, bias)], level.dshift, dodd)  # over 2**E
+    xhi = _ceil([(a << shift) + b for a, b in zip(mhi, bias)], level.dshift, dodd)
+    lower, upper = [0] * size, [0] * size
+    fn, frows = level.fn, level.frows
+    if level.exact:  # reads only inputs: the functions are the weights, the bounds their exact extremes
+        L = U = [list(_chain([v] * count for v in col)) for col in level.columns]
+        s1 = level.dshift
+        cl, cu = _floor(rows_of(bias, fn), s1, dodd), _ceil(rows_of(bias, fn), s1, dodd)
+        los, his = _box(bt, n)
+        low = list(map(_add, map(int, (level.wpos * los + level.wneg * his).entries()), (v >> (E - G) for v in bias)))
+        high = list(map(_add, map(int, (level.wpos * his + level.wneg * los).entries()), (v >> (E - G) for v in bias)))
+        lower, upper = _floor(low, s1 + G - E, dodd), _ceil(high, s1 + G - E, dodd)
+    else:
+        if level.irows:  # bounds from the intervals of the sources
+            low = high = None
+            for src, wpos, wneg, _ in level.iblocks:
+                post_lo, post_hi = bt.POST[src]
+                a, b = wpos * post_lo + wneg * post_hi, wpos * post_hi + wneg * post_lo
+                low, high = (a, b) if low is None else (low + a, high + b)
+            move = level.g + E - F_POST
+            _scatter(lower, list(map(_add, _floor([v << move for v in map(int, low.entries())], level.dshift, dodd),
+                                     rows_of(xlo, level.irows))), level.irows, count)
+            _scatter(upper, list(map(_add, _ceil([v << move for v in map(int, high.entries())], level.dshift, dodd),
+                                     rows_of(xhi, level.irows))), level.irows, count)
+    if not level.exact and frows:
+        used = [block for block in level.fblocks if bt.A[block[0]] is not None]
+        e = max([bt.e[src] for src, _, _, _ in used], default=0)
+        P = Q = flint.fmpz_mat(len(frows), count * w)
+        for src, mh, absmh, _ in used:
+            a, b = bt.A[src], bt.B[src]
+            if bt.e[src] != e:
+                a, b = a * (1 << (e - bt.e[src])), b * (1 << (e - bt.e[src]))
+            P, Q = P + mh * a, Q + absmh * b
+        pl, ql = list(map(int, P.entries())), list(map(int, Q.entries()))
+        # the functions' columns over dodd * 2**s1, and their constants (with Ml and the bias) over 2**E
+        s1 = e + 1 + level.dshift - level.g
+        L = [list(map(_sub, pl[j::w], ql[j::w])) for j in range(w)]
+        U = [list(map(_add, pl[j::w], ql[j::w])) for j in range(w)]
+        flo, fhi = rows_of(xlo, frows), rows_of(xhi, frows)
+        cl = list(map(_add, _floor(L[n], s1 - E, dodd), flo))
+        cu = list(map(_add, _ceil(U[n], s1 - E, dodd), fhi))
+        v_lo, v_hi = [0] * len(cl), [0] * len(cl)
+        for j in range(n):
+            lo, hi = _tiled(bt, j, len(frows))
+            v_lo = [a + (c * x if c > 0 else c * y) for a, c, x, y in zip(v_lo, L[j], lo, hi)]
+            v_hi = [a + (c * y if c > 0 else c * x) for a, c, x, y in zip(v_hi, U[j], lo, hi)]
+        _scatter(lower, list(map(max, map(_add, _floor(v_lo, s1 + G - E, dodd), cl),
+                                 map(_add, _floor(L[n + 1], s1 - E, dodd), flo))), frows, count)
+        _scatter(upper, list(map(min, map(_add, _ceil(v_hi, s1 + G - E, dodd), cu),
+                                 map(_add, _ceil(U[n + 1], s1 - E, dodd), fhi))), frows, count)
+        if fn != frows:  # keep the functions of the neurons a later level reads
+            at = {i: p for p, i in enumerate(frows)}
+            pick = [at[i] for i in fn]
+            L = [list(_chain(col[p * count:(p + 1) * count] for p in pick)) for col in L]
+            U = [list(_chain(col[p * count:(p + 1) * count] for p in pick)) for col in U]
+            cl = list(_chain(cl[p * count:(p + 1) * count] for p in pick))
+            cu = list(_chain(cu[p * count:(p + 1) * count] for p in pick))
+    kinds = _kinds(level, lower, upper, phases, bt)
+    if level.refine:
+        rows = [t for t, kind in enumerate(kinds) if kind == UNSTABLE
+                or (empty[t % count] and level.relu[t // count] and phases[t % count].get(level.names[t // count]))]
+        if rows:
+            lows, ups = _backward(compiled, bt, k, rows)
+            for t, a, b in zip(rows, lows, ups):
+                lower[t], upper[t] = max(lower[t], a), min(upper[t], b)
+            kinds = _kinds(level, lower, upper, phases, bt)
+    # the relaxation as multipliers: chord slopes rounded up, default lower slopes, intercepts s (-l)
+    neg = [0 if kind == ZERO else _ONE if kind == PASS else -((-(u << SLOPE)) // (u - l))
+           for kind, l, u in zip(kinds, lower, upper)]
+    pos = [_ONE if kind == PASS or (kind == UNSTABLE and u > -l) else 0 for kind, l, u in zip(kinds, lower, upper)]
+    icpt = [-s * l if kind == UNSTABLE else 0 for kind, l, s in zip(kinds, lower, neg)]
+    costs = [-l if l < 0 and kind != ZERO else 0 for kind, l in zip(kinds, lower)]
+    pay = [sum(costs[b::count]) for b in range(count)]
+    post_lo = [max(v, 0) for v in lower] if all(level.relu) else \
+        [max(v, 0) if level.relu[t // count] else v for t, v in enumerate(lower)]
+    post_hi = [max(v, 0) for v in upper] if all(level.relu) else \
+        [max(v, 0) if level.relu[t // count] else v for t, v in enumerate(upper)]
+    negs = [-v if v < 0 else 0 for v in post_lo]
+    neg_post = [sum(negs[b::count]) for b in range(count)]
+    for name, value in (("lower", lower), ("upper", upper), ("post_lo", post_lo), ("post_hi", post_hi),
+                        ("kinds", kinds), ("pos", pos), ("neg", neg), ("icpt", icpt), ("pay", pay),
+                        ("neg_post", neg_post), ("POST", _post(width, count, post_lo, post_hi))):
+        getattr(bt, name).append(value)
+    if not fn:
+        bt.A.append(None)
+        bt.B.append(None)
+        bt.e.append(0)
+        return
+    # the forward functions of the neurons in fn, rounded to exponent e_out (lower down, upper up;
+    # constants pay K), then relaxed
+    kinds, lower, neg, pos = rows_of(kinds, fn), rows_of(lower, fn), rows_of(neg, fn), rows_of(pos, fn)
+    post_lo, post_hi = rows_of(post_lo, fn), rows_of(post_hi, fn)
+    top = max(max(max(c), -min(c)) for c in L[:n] + U[:n]) if n else 0
+    e_out = _exponent(max(top, 1), s1, dodd, compiled.pbits - 2)
+    e_out = min(e_out, _exponent(max(max(map(abs, cl)), max(map(abs, cu)), 1), E, 1, compiled.pbits - 2))
+    sh = s1 - e_out
+    lmask = [1 if kind == PASS or (kind == UNSTABLE and p) else 0 for kind, p in zip(kinds, pos)]
+    kp = k_pay * len(fn)
+    zl = [list(map(_mul, _floor(col, sh, dodd), lmask)) for col in L[:n]]
+    kl = _inexact_rows(L[:n], sh, dodd, len(cl))  # a row whose coefficients were rounded pays K
+    zl.append([(c - p * r) * m for c, p, r, m in zip(_floor(cl, E - e_out), kp, kl, lmask)])
+    scaled = [list(map(_mul, col, neg)) for col in U[:n]]
+    zu = [_ceil(col, sh + SLOPE, dodd) for col in scaled]
+    ku = _inexact_rows(scaled, sh + SLOPE, dodd, len(cu))
+    chord = [c - l if kind == UNSTABLE else c for c, l, kind in zip(cu, lower, kinds)]  # s (U - l) for a chord
+    zu.append([c + p * r if m else 0 for c, p, r, m in
+               zip(_ceil(list(map(_mul, chord, neg)), E + SLOPE - e_out), kp, ku, neg)])
+    ilo, ihi = _floor(post_lo, E - e_out), _ceil(post_hi, E - e_out)
+    fsize = len(fn) * count
+    a_rows, b_rows = [0] * (fsize * w), [0] * (fsize * w)
+    for j in range(n + 1):
+        a_rows[j::w], b_rows[j::w] = list(map(_add, zl[j], zu[j])), list(map(_sub, zu[j], zl[j]))
+    a_rows[n + 1::w], b_rows[n + 1::w] = list(map(_add, ilo, ihi)), list(map(_sub, ihi, ilo))
+    bt.A.append(flint.fmpz_mat(len(fn), count * w, a_rows))
+    bt.B.append(flint.fmpz_mat(len(fn), count * w, b_rows))
+    bt.e.append(e_out)
+
+
+def _scatter(target: list, values: list, rows: list[int], count: int) -> None:
+    """Put the (neuron, leaf) ``values`` of neurons ``rows`` into the full list ``target``."""
+    for p, i in enumerate(rows):
+        target[i * count:(i + 1) * count] = values[p * count:(p + 1) * count]
+
+
+def _box(bt: Batch, n: int) -> tuple:
+    """The leaves' boxes as ``n x count`` matrices (over ``2**G``)."""
+    if bt.box is None:
+        bt.box = (flint.fmpz_mat(n, bt.count, [lo[j] for j in range(n) for lo in bt.lo]),
+                  flint.fmpz_mat(n, bt.count, [hi[j] for j in range(n) for hi in bt.hi]))
+    return bt.box
+
+
+def _tiled(bt: Batch, j: int, width: int) -> tuple[list, list]:
+    """Input ``j``'s lower and upper ends per (neuron, leaf) of a level of ``width`` neurons."""
+    key = (j, width)
+    if key not in bt.tiles:
+        bt.tiles[key] = ([lo[j] for lo in bt.lo] * width, [hi[j] for hi in bt.hi] * width)
+    return bt.tiles[key]
+
+
+def _post(width: int, count: int, post_lo: list[int], post_hi: list[int]) -> tuple:
+    """``post_lo`` and ``post_hi`` (over ``2**E``) rounded outward to ``2**-F_POST``, as matrices."""
+    return (flint.fmpz_mat(width, count, _floor(post_lo, E - F_POST)),
+            flint.fmpz_mat(width, count, _ceil(post_hi, E - F_POST)))
+
+
+def _kinds(level: Level, lower: list, upper: list, phases: Sequence, bt: Batch) -> list[int]:
+    """The kind of each neuron at each leaf (format steps 1-2); applies the phases to ``lower`` and
+    ``upper`` and notes a contradicted phase in ``bt.contradiction``."""
+    count = bt.count
+    if not any(phases):
+        relu = [r for r in level.relu for _ in range(count)]
+        return [PASS if l >= 0 or not r else ZERO if u <= 0 else UNSTABLE for l, u, r in zip(lower, upper, relu)]
+    kinds = [PASS] * len(lower)
+    for t, (l, u) in enumerate(zip(lower, upper)):
+        i, b = divmod(t, count)
+        if not level.relu[i]:
+            continue
+        phase = phases[b].get(level.names[i], 0) if phases[b] else 0
+        if phase:
+            if bt.contradiction[b] is None and ((phase > 0 and u < 0) or (phase < 0 and l > 0)):
+                bt.contradiction[b] = level.names[i]
+            if phase > 0:
+                lower[t] = max(l, 0)
+            else:  # as the format: l >= 0 still passes (then pre = 0 on the leaf)
+                upper[t] = min(u, 0)
+                kinds[t] = PASS if l >= 0 else ZERO
+        elif l < 0:
+            kinds[t] = ZERO if u <= 0 else UNSTABLE
+    return kinds
+
+
+def _acc(lam: dict, key: int, z: flint.fmpz_mat, f: int, d: int) -> None:
+    """``lam[key] += z / (d 2**f)`` exactly, bringing both to one scale."""
+    if key not in lam:
+        lam[key] = (z, f, d)
+        return
+    z0, f0, d0 = lam[key]
+    dd = d0 * d // math.gcd(d0, d)
+    ff = max(f0, f)
+    a, b = (dd // d0) << (ff - f0), (dd // d) << (ff - f)
+    lam[key] = ((z0 if a == 1 else z0 * a) + (z if b == 1 else z * b), ff, dd)
+
+
+def _substitute(compiled: Compiled, bt: Batch, lam: dict, const: list[int], owner: list[int],
+                alpha: Mapping[int, list] | None = None, crude: bool = False) -> list[int]:
+    """Lower bounds, over ``2**E``, of the objectives ``sum_k lam[k] . v_k + const``, row ``r`` over
+    leaf ``owner[r]``, by back-substitution to the inputs.
+
+    ``lam[k] = (Z, f, d)``: the coefficients on level ``k``'s variables are ``Z / (d 2**f)``, one row
+    per objective; ``const`` is over ``2**E``; ``alpha[k]`` lists ``(r, i, a)``: in row ``r`` the lower
+    slope of neuron ``i`` (if unstable) is ``a / 2**SLOPE`` instead of the default. ``crude``: bound
+    the ``Ml`` terms by the largest coefficient (cheaper, a little looser).
+    """
+    count, rows = bt.count, len(owner)
+    const = list(const)
+
+    def tile(vec: list) -> list:  # per row, the values of its leaf
+        if count == 1:
+            return vec * rows
+        per = [vec[b::count] for b in range(count)]
+        return list(_chain(per[b] for b in owner))
+
+    for k in range(len(compiled.levels) - 1, 0, -1):
+        if k not in lam:
+            continue
+        z, f, d = lam.pop(k)
+        level = compiled.levels[k]
+        width = level.width
+        values = list(map(int, z.entries()))
+        neg = tile(bt.neg[k])
+        if UNSTABLE in bt.kinds[k]:
+            pos = tile(bt.pos[k])
+            for r, i, a in (alpha or {}).get(k, ()):
+                if bt.kinds[k][i * count + owner[r]] == UNSTABLE:
+                    pos[r * width + i] = a
+            e = [v * a if v > 0 else v * s for v, a, s in zip(values, pos, neg)]
+            chords = [v * c if v < 0 else 0 for v, c in zip(values, tile(bt.icpt[k]))]
+            const = list(map(_add, const, _floor(_sums(chords, width, rows), f + SLOPE, d)))
+        else:
+            e = list(map(_mul, values, neg))
+        top = max(max(e), -min(e))
+        if not top:
+            continue
+        f2 = _exponent(top, f + SLOPE, d, compiled.pbits)
+        if _inexact(e, f + SLOPE - f2, d):  # coefficients on pre >= l lowered by less than 2**-f2
+            cost = _ceil(bt.pay[k], f2)
+            const = [c - cost[b] for c, b in zip(const, owner)]
+        e = _floor(e, f + SLOPE - f2, d)
+        scale = f2 + level.dshift
+        if level.g and crude:  # e Ml v >= -max|e| sum max(|Ml post_lo|, |Ml post_hi|)
+            most = _ceil([(top >> max(0, f + SLOPE - f2)) + 1], min(0, f + SLOPE - f2))[0]
+            cost = _ceil([most * m for m in bt.mabs[k]], scale + F_POST - E, level.dodd)
+            const = [c - cost[b] for c, b in zip(const, owner)]
+        elif level.g:  # e Ml v >= e Ml post_lo (e > 0) or e Ml post_hi (over 2**F_POST)
+            low = [v * a if v > 0 else v * b for v, a, b in zip(e, tile(bt.mlo[k]), tile(bt.mhi[k]))]
+            const = list(map(_add, const, _floor(_sums(low, width, rows), scale + F_POST - E, level.dodd)))
+        em = flint.fmpz_mat(rows, width, e)
+        bias = _floor(list(map(int, (em * level.bias_col).entries())), scale - E, level.dodd)
+        const = list(map(_add, const, bias))
+        for src, mh, _, _ in level.blocks:
+            _acc(lam, src, em * mh, scale - level.g, level.dodd)
+    if 0 in lam:
+        z, f, d = lam[0]
+        n = compiled.n
+        values = list(map(int, z.entries()))
+        for j in range(n):
+            lo, hi = [bt.lo[b][j] for b in owner], [bt.hi[b][j] for b in owner]
+            low = [v * a if v > 0 else v * b for v, a, b in zip(values[j::n], lo, hi)]
+            const = list(map(_add, const, _floor(low, f + G - E, d)))
+    return const
+
+
+def _backward(compiled: Compiled, bt: Batch, k: int, rows: list[int]) -> tuple[list[int], list[int]]:
+    """Bounds (over ``2**E``) of the pre-activations ``rows`` (indices ``i * count + b``) of level ``k``
+    by back-substitution of ``+pre`` and ``-pre`` (format step 1, default slopes)."""
+    level, count = compiled.levels[k], bt.count
+    many = len(rows)
+    sel = flint.fmpz_mat(2 * many, level.width)
+    for r, t in enumerate(rows):
+        sel[r, t // count] = 1
+        sel[many + r, t // count] = -1
+    lam: dict = {}
+    for src, mh, _, _ in level.blocks:
+        _acc(lam, src, sel * mh, level.dshift - level.g, level.dodd)
+    bias = [level.bias[t // count] << E for t in rows]
+    shift = E - F_POST
+    const = _floor([(bt.mlo[k][t] << shift) + b for t, b in zip(rows, bias)]
+                   + [-(bt.mhi[k][t] << shift) - b for t, b in zip(rows, bias)], level.dshift, level.dodd)
+    owner = [t % count for t in rows] * 2
+    values = _substitute(compiled, bt, lam, const, owner, crude=True)
+    return values[:many], [-v for v in values[many:]]
+
+
+def phi_lower(compiled: Compiled, bt: Batch, objectives: Sequence[tuple]) -> list[int]:
+    """``2**E`` times lower bounds of objectives ``(b, coeffs, const, pre, alpha)``: ``sum coeffs[v] v +
+    sum pre[j] pre_j + const`` over leaf ``b`` (``v`` any variable, ``pre_j`` the pre-activation of
+    assignment ``j``), with lower slopes ``alpha``."""
+    program, count = compiled.program, bt.count
+    rational: dict[int, dict[int, list]] = {}
+    totals, owner, slopes = [], [], {}
+    for r, (b, coeffs, const, pre, alpha) in enumerate(objectives):
+        for v, c in coeffs.items():
+            lv, i = program.position[v]
+            rational.setdefault(lv, {}).setdefault(r, [flint.fmpq(0)] * _width(compiled, lv))[i] += c
+        for j, c in pre.items():
+            assignment = program.assignment[j]
+            const += c * assignment.bias
+            for src, w in assignment.terms:
+                lv, i = program.position[src]
+                rational.setdefault(lv, {}).setdefault(r, [flint.fmpq(0)] * _width(compiled, lv))[i] += c * w
+        for name, a in alpha.items():
+            lv, i = program.position[name]
+            slopes.setdefault(lv, []).append((r, i, (int(a.p) << SLOPE) // int(a.q)))
+        totals.append((int(const.p) << E) // int(const.q))
+        owner.append(b)
+    lam = {}
+    for lv, table in rational.items():
+        width = _width(compiled, lv)
+        top = max((int(c.p).bit_length() - int(c.q).bit_length() + 1 for row in table.values() for c in row if c),
+                  default=0)
+        f = compiled.pbits - 1 - top
+        ints = []
+        for r in range(len(objectives)):
+            row = table.get(r)
+            if row is None:
+                ints += [0] * width
+                continue
+            ints += [(int(c.p) << f) // int(c.q) if f >= 0 else int(c.p) // (int(c.q) << -f) for c in row]
+            if any(c != flint.fmpq(v) / flint.fmpq(2) ** f for c, v in zip(row, ints[-width:])):
+                totals[r] -= _ceil([bt.neg_post[lv][owner[r]]], f)[0]  # rounded down by less than 2**-f
+        lam[lv] = (flint.fmpz_mat(len(objectives), width, ints), f, 1)
+    return _substitute(compiled, bt, lam, totals, owner, slopes)
+
+
+def _width(compiled: Compiled, level: int) -> int:
+    return compiled.n if level == 0 else compiled.levels[level].width
+
+
+def check_leaves(program: exact.Program, unsafe: tuple, leaves: Sequence) -> list[list[str]]:
+    """Problems of each :class:`verify.certificate_bab.Leaf` by this attempt (empty: the leaf is proved)."""
+    compiled = compile_program(program)
+    out: list[list[str]] = []
+    for start in range(0, len(leaves), compiled.batch):
+        part = leaves[start:start + compiled.batch]
+        phases = [dict(leaf.phases) for leaf in part]
+        bt = node_bounds(compiled, [leaf.box for leaf in part], phases, [leaf.proofs is None for leaf in part])
+        objectives, where = [], []
+        for b, leaf in enumerate(part):
+            for d, proof in enumerate(leaf.proofs or ()):
+                atoms = unsafe[d]
+                coeffs: dict[str, flint.fmpq] = {}
+                const = flint.fmpq(0)
+                for i, m in proof.mu:
+                    atom = atoms[i]
+                    sign = 1 if atom.op in ("<=", "<") else -1  # g = a.v - r, or r - a.v
+                    for v, c in atom.coeffs:
+                        coeffs[v] = coeffs.get(v, flint.fmpq(0)) + sign * m * c
+                    const -= sign * m * atom.rhs
+                pre = {n: -beta * phases[b][n] for n, beta in proof.beta}
+                objectives.append((b, coeffs, const, pre, dict(proof.alpha)))
+                where.append((b, d, all(atoms[i].op in ("<", ">") for i, m in proof.mu if m > 0)))
+        values = phi_lower(compiled, bt, objectives) if objectives else []
+        failures: list[list[str]] = [[] if leaf.proofs is not None or bt.contradiction[b] else
+                                     ["marked empty, but no phase-split neuron's bounds contradict its phase"]
+                                     for b, leaf in enumerate(part)]
+        for (b, d, strict), value in zip(where, values):
+            if not (value > 0 or (value == 0 and strict)):
+                failures[b].append(f"disjunct {d}: the lower bound {flint.fmpq(value, 1 << E)} of phi (rounded "
+                                   f"to 2**-{E}) is not {'>= 0' if strict else '> 0'}")
+        out += failures
+    return out
+
+
+def check_leaf(program: exact.Program, unsafe: tuple, leaf) -> list[str]:
+    """:func:`check_leaves` for one leaf."""
+    return check_leaves(program, unsafe, [leaf])[0]
