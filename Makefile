@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 prove: $(STAMP)
-	$(BIN)/mathcircuits prove --report reports
+	$(BIN)/mathcircuits prove --cross-check --report reports
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

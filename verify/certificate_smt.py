@@ -35,11 +35,14 @@ symbolic.errors.CertificateError: smtlib: line 2, assert: the operator 'eval' is
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import re
+import select
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 
@@ -298,14 +301,7 @@ _CHILD = r"""
 import json, resource, sys
 ALLOWED = {"set-logic", "set-info", "set-option", "declare-fun", "declare-const", "define-fun", "assert",
            "check-sat", "exit"}
-def main():
-    memory, options = int(sys.argv[1]), json.loads(sys.argv[2])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    try:
-        import cvc5
-    except ModuleNotFoundError:
-        return {"missing": True}
-    text = sys.stdin.read()
+def solve(cvc5, text, options):
     tm = cvc5.TermManager()
     solver = cvc5.Solver(tm)
     for key, value in options.items():
@@ -330,14 +326,85 @@ def main():
             return {"error": "cvc5: " + out[:300]}
     reason = str(solver.getInfo("reason-unknown")) if answer == "unknown" else ""
     return {"answer": answer, "reason": reason}
+memory = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 try:
-    result = main()
-except MemoryError:
-    result = {"error": "cvc5 ran out of memory"}
-except Exception as exc:
-    result = {"error": "cvc5: " + (str(exc) or type(exc).__name__)[:300]}
-sys.stdout.write(json.dumps(result))
+    import cvc5
+except ModuleNotFoundError:
+    cvc5 = None
+for line in sys.stdin:  # one JSON request per line, one JSON answer per line, until stdin closes
+    request = json.loads(line)
+    fatal = False
+    try:
+        result = {"missing": True} if cvc5 is None else solve(cvc5, request["text"], request["options"])
+    except MemoryError:
+        result, fatal = {"error": "cvc5 ran out of memory"}, True
+    except Exception as exc:
+        result = {"error": "cvc5: " + (str(exc) or type(exc).__name__)[:300]}
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    if fatal:
+        break
 """
+
+
+class _Child:
+    """One cvc5 child process, started on first use and reused by later checks (Python start-up and
+    ``import cvc5`` cost about 0.1 s each time); each query gets a fresh solver. A child that misses
+    its deadline or dies is killed, and the next query starts a new one."""
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+        self.started_as: tuple | None = None
+
+    def ask(self, text: str, options: dict, seconds: float) -> dict | str:
+        """The child's JSON answer, or why there is none (a string); ``"timeout"`` past ``seconds``."""
+        how = (_CHILD, MEMORY_BYTES)  # a child started with other code or another cap is replaced
+        if self.process is not None and (self.process.poll() is not None or self.started_as != how):
+            self.close()
+        if self.process is None:
+            self.process = subprocess.Popen([sys.executable, "-P", "-c", _CHILD, str(MEMORY_BYTES)],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL, text=True)
+            self.started_as = how
+        try:
+            self.process.stdin.write(json.dumps({"text": text, "options": options}) + "\n")
+            self.process.stdin.flush()
+            ready, _, _ = select.select([self.process.stdout], [], [], max(seconds, 0.0))
+            line = self.process.stdout.readline() if ready else None
+        except (OSError, ValueError):
+            line = ""
+        if line is None:
+            self.close()
+            return "timeout"
+        if not line:
+            code = self.process.wait()
+            self.process = self.started_as = None
+            return f"signal {-code}" if code < 0 else f"exit status {code}"
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = self.started_as = None
+
+
+_LOCAL = threading.local()  # one child per thread: checks in parallel threads do not share a pipe
+_ALL: list[_Child] = []
+
+
+def _child() -> _Child:
+    if getattr(_LOCAL, "child", None) is None:
+        _LOCAL.child = _Child()
+        _ALL.append(_LOCAL.child)
+    return _LOCAL.child
+
+
+@atexit.register
+def _close_all() -> None:
+    for child in _ALL:
+        child.close()
 
 
 def run_cvc5(text: str, logic: str, deadline: float | None) -> tuple[str | None, str, bool]:
@@ -350,17 +417,13 @@ def run_cvc5(text: str, logic: str, deadline: float | None) -> tuple[str | None,
     if logic in NONLINEAR_REAL:
         options.update({"nl-cov": "true", "nl-ext": "none"})
     try:
-        done = subprocess.run([sys.executable, "-P", "-c", _CHILD, str(MEMORY_BYTES), json.dumps(options)],
-                              input=text, capture_output=True, text=True, timeout=left + GRACE_S)
-    except subprocess.TimeoutExpired:
-        return None, f"cvc5 gave no answer within the time limit ({left:.3g} s)", True
+        result = _child().ask(text, options, left + GRACE_S)
     except OSError as exc:
         return None, f"cannot start the cvc5 child process ({exc.strerror or exc})", False
-    try:
-        result = json.loads(done.stdout)
-    except ValueError:
-        why = f"signal {-done.returncode}" if done.returncode < 0 else f"exit status {done.returncode}"
-        return None, f"cvc5 stopped without an answer ({why})", False
+    if result == "timeout":
+        return None, f"cvc5 gave no answer within the time limit ({left:.3g} s)", True
+    if isinstance(result, str):
+        return None, f"cvc5 stopped without an answer ({result})", False
     if result.get("missing"):
         return None, f"cvc5 is not installed, so this certificate cannot be checked here: {INSTALL}", False
     if "error" in result:

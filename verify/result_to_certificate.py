@@ -56,9 +56,26 @@ def certificate_of(result: Result) -> dict:
         if problem is None:  # no network form (a predicate, a sigmoid, Mod, Piecewise): the point, exhaustive kind
             from verify.finite_claim_to_certificate import exhaustive_certificate
 
-            return exhaustive_certificate(result.claim, result.counterexample.point)
+            try:
+                return exhaustive_certificate(result.claim, result.counterexample.point)
+            except NoCertificate as exc:  # e.g. symbolic weights: the negation query, satisfiable
+                return _sat_query(result, exc)
         return counterexample_certificate(problem, result.counterexample.point)
     raise NoCertificate(f"an {result.verdict.value} verdict has no certificate")
+
+
+def _sat_query(result: Result, why: NoCertificate) -> dict:
+    """A refutation by z3 that no point certificate can hold: its negation query, expected ``sat``."""
+    if not result.method.endswith("z3"):
+        raise why
+    from symbolic import errors
+    from verify.claim_to_smtlib import Certificate, claim_query
+
+    try:
+        query = claim_query(result.claim)
+    except errors.MathCircuitsError as exc:
+        raise NoCertificate(f"{why}; and the claim has no SMT-LIB query ({exc})") from None
+    return dict(Certificate(result.claim, query.assertions, result.method, "sat"))
 
 
 def counterexample_certificate(problem: Problem, point: Mapping[str, Fraction]) -> dict:

@@ -95,3 +95,15 @@ def test_prove_cross_check_and_certificates_folder(capsys, tmp_path):
     assert code == 0 and all("cross_check" in t for t in doc["theorems"])
     for path in tmp_path.glob("*.json"):
         assert certificate.check(certificate.load(path)).ok, path
+
+
+def test_a_z3_refutation_with_symbolic_weights_is_confirmed_by_cvc5_on_its_satisfiable_query(capsys, tmp_path):
+    code, out, _ = run(capsys, "prove", "identity_family_needs_opposite_signs", "--cross-check", "--json",
+                       "--certificate", str(tmp_path))
+    [theorem] = json.loads(out)["theorems"]
+    assert code == 0 and theorem["verdict"] == "refuted"
+    assert theorem["cross_check"]["confirmed_by"] == ["z3", "cvc5"]
+    cert = certificate.load(tmp_path / "identity_family_needs_opposite_signs.json")
+    assert cert["kind"] == "smt" and cert["expected"] == "sat" and certificate.check(cert).ok
+    report = certificate.check({**cert, "expected": "unsat", "z3": "unsat"})  # the answer flipped: rejected
+    assert not report.ok
