@@ -91,13 +91,16 @@ def _run_theorems(theorems, config, quiet: bool, cross_check: bool = False):
     progress = Progress(len(theorems), "theorems", enabled=not quiet)
     start = time.perf_counter()
     rows = []
+    beside = cli_cross_check.Beside() if cross_check else None
     for t in theorems:
         began = time.perf_counter()
         result, facts = t.run_with_facts(config)
-        if cross_check:
-            result = cli_cross_check.confirm(result, config.timeout_s - (time.perf_counter() - began))
+        if beside is not None:  # checked while the next theorems are decided
+            beside.submit(result, config.timeout_s - (time.perf_counter() - began))
         rows.append((t, result, facts))
         progress.step(t.name)
+    if beside is not None:
+        rows = [(t, r, facts) for (t, _, facts), r in zip(rows, beside.results())]
     return rows, time.perf_counter() - start
 
 
@@ -149,13 +152,25 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _print_table(rows) -> None:
     width = max(len(t.name) for t, _, _ in rows)
     method = max(len(r.method) for _, r, _ in rows)
+    checked = any(r.confirmation is not None for _, r, _ in rows)
     header = f"{'name':{width}s} {'statement':46s} {'domain':24s} {'verdict':8s} {'method':{method}s} {'s':>6s}"
+    header += "  confirmed by (--cross-check)" if checked else ""
     print(header)
     print("-" * len(header))
     for t, r, _ in rows:
         mark = "" if r.verdict is t.expected else f" (expected {t.expected.value})"
         print(f"{t.name:{width}s} {_shorten(t.statement(), 46):46s} {_shorten(t.domain(), 24):24s} "
-              f"{r.verdict.value:8s} {r.method:{method}s} {r.elapsed_s:6.3f}{mark}")
+              f"{r.verdict.value:8s} {r.method:{method}s} {r.elapsed_s:6.3f}{_confirmed(r)}{mark}")
+
+
+def _confirmed(result) -> str:
+    """The table's last column after ``--cross-check``: both routes, or why there is no second one."""
+    check = result.confirmation
+    if check is None:
+        return ""
+    if check["agree"] is True:
+        return "  " + " + ".join(check["routes"])
+    return "  ROUTES DISAGREE" if check["agree"] is False else "  not confirmed"
 
 
 # -- claim ------------------------------------------------------------------------------------

@@ -31,6 +31,41 @@ def confirm(result, seconds: float):
     return dataclasses.replace(result, confirmation=check.to_json())
 
 
+class Beside:
+    """Cross-checks that run beside the next decisions (``prove --cross-check``).
+
+    Each certificate is built in the calling thread (z3 objects stay where z3 runs); checking it
+    (cvc5 in its child process, which runs on the other core, or an exact re-evaluation) happens
+    in one worker thread while the caller decides the next theorem. :meth:`results` waits for all.
+    """
+
+    def __init__(self):
+        import concurrent.futures
+
+        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cross-check")
+        self.jobs: list = []
+
+    def submit(self, result, seconds: float) -> None:
+        from verify.cross_check import cross_check
+        from verify.result_to_certificate import NoCertificate, certificate_of
+
+        try:
+            cert = dict(certificate_of(result)) if result.confirmation is None else None
+        except NoCertificate:
+            cert = None
+        if cert is None:  # nothing to check (an unknown verdict, no certificate): decided here, at once
+            self.jobs.append((result, cross_check(result, timeout_s=max(seconds, 0.001))))
+        else:
+            self.jobs.append((result, self.pool.submit(cross_check, result, max(seconds, 0.001), cert)))
+
+    def results(self) -> list:
+        """The submitted results, in order, each with its ``confirmation``."""
+        out = [dataclasses.replace(r, confirmation=(job if not hasattr(job, "result") else job.result()).to_json())
+               for r, job in self.jobs]
+        self.pool.shutdown()
+        return out
+
+
 def line(confirmation: dict | None) -> str | None:
     """One line for people about a confirmation (None when there is none)."""
     from verify.cross_check import CrossCheck
