@@ -293,10 +293,14 @@ def _level(compiled: Compiled, bt: Batch, k: int, phases: Sequence, empty: Seque
                 a, b = wpos * post_lo + wneg * post_hi, wpos * post_hi + wneg * post_lo
                 low, high = (a, b) if low is None else (low + a, high + b)
             move = level.g + E - F_POST
-            _scatter(lower, list(map(_add, _floor([v << move for v in map(int, low.entries())], level.dshift, dodd),
-                                     rows_of(xlo, level.irows))), level.irows, count)
-            _scatter(upper, list(map(_add, _ceil([v << move for v in map(int, high.entries())], level.dshift, dodd),
-                                     rows_of(xhi, level.irows))), level.irows, count)
+            if low is None:  # assignments without terms (constants): the bias alone
+                _scatter(lower, rows_of(xlo, level.irows), level.irows, count)
+                _scatter(upper, rows_of(xhi, level.irows), level.irows, count)
+            else:
+                _scatter(lower, list(map(_add, _floor([v << move for v in map(int, low.entries())], level.dshift,
+                                                      dodd), rows_of(xlo, level.irows))), level.irows, count)
+                _scatter(upper, list(map(_add, _ceil([v << move for v in map(int, high.entries())], level.dshift,
+                                                     dodd), rows_of(xhi, level.irows))), level.irows, count)
     if not level.exact and frows:
         used = [block for block in level.fblocks if bt.A[block[0]] is not None]
         e = max([bt.e[src] for src, _, _, _ in used], default=0)

@@ -195,3 +195,20 @@ def test_engine_certificates_are_accepted_by_this_attempt_alone():
             new += not found
             both += rounded and not found
     assert old > 10 and both >= 0.95 * old, (old, new, both)
+
+
+@pytest.mark.parametrize("network, target", [("0", "0"), ("3", "3"), ("relu(s1) + 1", "1 + relu(s1)")])
+def test_constant_assignments_and_point_boxes(network, target):
+    """Fuzz claim 7938 (seed 2024): a network whose assignment has no terms crashed the dyadic attempt."""
+    from proofs.text_to_domain import parse_domain
+    from proofs.text_to_expr import parse_expression
+    from symbolic.expr_to_circuit import expr_to_circuit
+    from verify.claim import Claim
+    from verify.decide import Config, decide
+
+    circuit = expr_to_circuit(parse_expression(network), ["s1"], [])
+    for domain in ("s1 in [(1/200000000), (1/200000000)]", "s1 in [-1, 2]"):
+        claim = Claim(circuit, parse_expression(target), parse_domain(domain, ["s1"]))
+        result = decide(claim, Config(timeout_s=20, max_cells=0))
+        assert result.verdict.value == "proved" and result.method == "bab", result
+        assert certificate.check(dict(result.certificate)).ok
