@@ -64,6 +64,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
                                 cross_check=args.cross_check)
     bad = [t.name for t, r, _ in rows if r.verdict is not t.expected or cli_cross_check.disagree([r])]
     written = _prove_certificates(args.certificate, rows, args.timeout)
+    exported = _prove_smtlib(args.smtlib, rows, args.timeout)
     if args.json:
         print(json.dumps(report.catalogue_json(rows, total), indent=2))
     else:
@@ -74,8 +75,9 @@ def cmd_prove(args: argparse.Namespace) -> int:
         print(f"\n{len(rows)} theorems: {summary}; {status} ({total:.2f} s)")
         if args.cross_check:
             print(_confirmation_summary([r for _, r, _ in rows]))
-        if written is not None:
-            print(written)
+        for line in (written, exported):
+            if line is not None:
+                print(line)
     if args.report:
         paths = report.write_reports(rows, total, args.report)
         if not args.json:
@@ -117,6 +119,30 @@ def _confirmation_summary(results) -> str:
     if agree[None]:
         text += f"; {agree[None]} not confirmed"
     return text
+
+
+def _prove_smtlib(folder, rows, timeout_s: float) -> str | None:
+    """``prove --smtlib DIR``: each theorem's query as ``DIR/<name>.smt2``; one line to print."""
+    if folder is None:
+        return None
+    from pathlib import Path
+
+    from proofs import cli_smtlib
+    from symbolic.budget import Deadline
+
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise errors.MathCircuitsError(f"--smtlib: cannot create {folder} ({exc.strerror or exc})") from None
+    written, missing = 0, []
+    for t, r, _ in rows:
+        facts = cli_smtlib.save(Path(folder) / f"{t.name}.smt2", [r], Deadline(timeout_s))
+        if facts["files"]:
+            written += 1
+        else:
+            missing.append(f"{t.name} ({facts['reason']})")
+    text = f"SMT-LIB queries: {written} of {len(rows)} written to {folder} (re-check: docs/recheck.md)"
+    return text + ("; none for " + "; ".join(missing) if missing else "")
 
 
 def _prove_certificates(folder, rows, timeout_s: float) -> str | None:
@@ -551,6 +577,8 @@ def build_parser() -> argparse.ArgumentParser:
     _report(p, "write the catalogue report (HTML, Markdown, JSON) into DIR")
     p.add_argument("--certificate", type=cli_args.report_folder, metavar="DIR",
                    help="write each theorem's certificate into DIR/NAME.json (check: mathcircuits certify FILE)")
+    p.add_argument("--smtlib", type=cli_args.report_folder, metavar="DIR",
+                   help="write each theorem's SMT-LIB 2 query into DIR/NAME.smt2 (unsat = the claim holds)")
     cli_cross_check.add_option(p)
     _timeout(p, 10.0, "wall-clock budget per theorem, all methods")
     p.set_defaults(func=cmd_prove)

@@ -107,3 +107,15 @@ def test_a_z3_refutation_with_symbolic_weights_is_confirmed_by_cvc5_on_its_satis
     assert cert["kind"] == "smt" and cert["expected"] == "sat" and certificate.check(cert).ok
     report = certificate.check({**cert, "expected": "unsat", "z3": "unsat"})  # the answer flipped: rejected
     assert not report.ok
+
+
+def test_prove_smtlib_writes_each_theorems_query(capsys, tmp_path):
+    import z3
+
+    folder = tmp_path / "queries"
+    code, out, _ = run(capsys, "prove", "minimum", "wrong_minimum", "is_even_4bit", "--smtlib", str(folder))
+    assert code == 0 and "SMT-LIB queries: 3 of 3 written" in out
+    for name, answer in (("minimum", z3.unsat), ("wrong_minimum", z3.sat), ("is_even_4bit", z3.unsat)):
+        solver = z3.Solver()
+        solver.from_file(str(folder / f"{name}.smt2"))
+        assert solver.check() == answer, name
