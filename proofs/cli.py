@@ -313,14 +313,14 @@ def _kind(args: argparse.Namespace, target):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Load, state the claim, then the typed pipeline of :mod:`proofs.check`; print and report its facts."""
     from pathlib import Path
 
+    from proofs.check import CheckOptions, check_model
     from proofs.text_to_domain import parse_domain
     from proofs.text_to_expr import parse_expression
-    from verify.claim import Claim, Predicate
-    from verify.decide import Config, decide
-    from verify.rounding import round_and_prove
-    from verify.worst_case import max_error
+    from verify.claim import Claim
+    from verify.decide import Config
     from symbolic.budget import Deadline
 
     deadline = Deadline(args.timeout, args.started)  # one wall-clock budget for the whole command
@@ -329,62 +329,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     domain = parse_domain(args.domain, list(circuit.inputs))
     claim = Claim(circuit, target, domain, _kind(args, target))
     config = Config(timeout_s=args.timeout, deadline=deadline, workers=args.workers, scheduler=args.scheduler)
-    extra: dict = {"inputs": list(circuit.inputs), "neurons": len(circuit.neurons)}
-    result = decide(claim, config)  # the verdict is always about the file's network, weight for weight
-    result = _cross_check(args, result, deadline)
-    if args.round:  # then a simpler circuit: the simplest rounding that satisfies the claim, if any
-        rounding = round_and_prove(claim, config)
-        extra.update(_rounding_facts(rounding, deadline))
-    bounded = domain.is_bounded(circuit.inputs)
-    sigmoid = any(a.activation.value == "sigmoid" for a in circuit.assignments)
-    if args.max_error and sigmoid:
-        raise errors.ClaimError("--max-error: the worst-case error is computed for ReLU and linear networks only")
-    if isinstance(claim.kind, Predicate) or sigmoid:
-        extra.update({"max_error": None, "max_error_at": None})
-        if sigmoid and bounded:
-            extra["max_error_reason"] = "not computed: the worst-case error is exact for ReLU and linear networks only"
-    elif bounded:
-        worst = max_error(circuit, target, domain, deadline=deadline)
-        extra.update({"max_error": None if worst.value is None else str(worst.value),
-                      "max_error_at": None if worst.at is None else {k: str(v) for k, v in worst.at.items()}})
-        if worst.value is not None and not worst.attained:
-            extra.update({"max_error_attained": False, "max_error_note": worst.note})
-        if worst.value is None:
-            extra["max_error_bounds"] = [None if worst.lower is None else str(worst.lower),
-                                         None if worst.upper is None else str(worst.upper)]
-            extra["max_error_reason"] = worst.reason
-        if args.round and rounding.proved:
-            deviation = max_error(circuit, rounding.rounded, domain, deadline=deadline)
-            extra["rounding_error"] = None if deviation.value is None else str(deviation.value)
-    elif args.max_error:
-        raise errors.DomainError("--max-error needs a bounded domain, e.g. --domain \"[-1, 1]^2\"")
-    else:
-        extra.update({"max_error": None, "max_error_at": None})
+    checked = check_model(claim, CheckOptions(round=args.round, require_max_error=args.max_error,
+                                              cross_check=args.cross_check), config)
+    result, extra = checked.result, checked.facts()
     printed = {**extra, **_certificate(args, result, deadline), **cli_smtlib.printed(args, [result], deadline)}
     _print_result(result, args.json, printed)
     _single_report(args, Path(args.model).stem, result, extra)
     return _verdict_exit(result.verdict, result)
-
-
-def _rounding_facts(rounding, deadline) -> dict:
-    """``check --round``: the rounding search as facts about a simpler circuit, never as the file's.
-
-    A rounding that proves the claim gives its closed form and denominator bound; one that does not
-    gives only the table of attempts, and says so.
-    """
-    facts = rounding.facts(deadline)
-    facts["rounded_verdict"] = rounding.result.verdict.value  # the last rounding tried (proved: the simpler circuit)
-    q = rounding.denominator
-    if rounding.proved:
-        facts["simpler_circuit"] = (f"its rounding to denominators <= {q} satisfies the claim "
-                                    f"({rounding.result.method}, {rounding.result.elapsed_s:.3f} s)")
-    else:
-        tried = [bound for bound, verdict in rounding.attempts if verdict is not None]
-        why = rounding.result.reason or f"each rounding tried was {', '.join(sorted({v.value for _, v in rounding.attempts if v}))}"
-        facts.update(rounded_expression=None, rounded_relu_form=None, denominator=None,
-                     simpler_circuit=f"none: no rounding to denominators up to {max(tried, default=q)} "
-                                     f"satisfies the claim ({why})")
-    return facts
 
 
 def cmd_simplify(args: argparse.Namespace) -> int:

@@ -1,18 +1,18 @@
-"""Retrain every shipped model, compare it byte for byte, and re-check it with ``check --round``."""
+"""Retrain every shipped model, compare it byte for byte, and re-check it as ``check --round`` does
+(the same pipeline, :func:`proofs.check.check_model`, read as a typed object)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from networks import json_to_circuit, recipes
-from proofs import cli
-from proofs.trained_catalogue import EXPECTED
+from proofs.check import CheckOptions, check_model
+from proofs.trained_catalogue import EXPECTED, recipe_claim
+from symbolic import errors
+from verify.decide import Config
 
 
 def reproduce(stems=None) -> int:
@@ -28,12 +28,13 @@ def reproduce(stems=None) -> int:
             recipes.train_to_file(recipe.name, meta["seed"], fresh, progress=False)
             trained_s = time.perf_counter() - start
             identical = fresh.read_bytes() == shipped.read_bytes()
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                code = cli.main(["check", str(fresh), f"--target={recipe.target}", f"--domain={recipe.domain}",
-                                 "--round", "--json"])
-            # the catalogue's trained rows are about the rounded circuit: compare the rounding's verdict
-            verdict = json.loads(out.getvalue())["rounded_verdict"] if code in (0, 1, 3) else "error"
+            try:
+                checked = check_model(recipe_claim(json_to_circuit.load(fresh), recipe), CheckOptions(round=True),
+                                      Config(timeout_s=60))
+                # the catalogue's trained rows are about the rounded circuit: compare the rounding's verdict
+                verdict = checked.rounding.result.verdict.value
+            except errors.MathCircuitsError as exc:
+                verdict = f"error ({exc})"
             ok = identical and verdict == EXPECTED[stem].value
             failures += not ok
             print(f"{'ok ' if ok else 'BAD'} {stem:28s} retrained in {trained_s:5.1f} s, "
