@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from fractions import Fraction
 
 import sympy as sp
@@ -13,77 +12,14 @@ from networks import library as lib
 from symbolic import errors
 from symbolic.circuit import Activation, Builder, Circuit
 from symbolic.relu import ReLU, sym
+from proofs.theorem import Theorem, trained_error  # noqa: F401 - re-exported: catalogue.Theorem
+from proofs.trained_catalogue import trained_theorems
 from verify.claim import Claim, Predicate, Tolerance, indicator
-from verify.decide import Config, decide
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
-from verify.realizability import Unrealizable, decide_unrealizable, grid
-from verify.result import Result, Verdict
-from verify.rounding import round_and_prove
+from verify.realizability import Unrealizable, grid
+from verify.result import Verdict
 
 PROVED, REFUTED = Verdict.PROVED, Verdict.REFUTED
-
-
-@dataclasses.dataclass(frozen=True)
-class Theorem:
-    """A named statement from the seed material with the verdict we expect for it."""
-
-    name: str
-    source: str
-    claim: Claim | Unrealizable
-    expected: Verdict
-    round_first: bool = False  # trained models: canonicalise and round, then prove the same claim
-
-    def run(self, config: Config = Config()) -> Result:
-        """Decide the claim (never returns a verdict it does not have evidence for)."""
-        return self.run_with_facts(config)[0]
-
-    def run_with_facts(self, config: Config = Config()) -> tuple[Result, dict]:
-        """The result, and the facts a report shows beside it (closed form; rounding for trained nets)."""
-        if isinstance(self.claim, Unrealizable):
-            return decide_unrealizable(self.claim, config.timeout_s), {}
-        if not self.round_first:
-            return decide(self.claim, config), {}
-        rounding = round_and_prove(self.claim, config)
-        result = dataclasses.replace(rounding.result, elapsed_s=rounding.elapsed_s,
-                                     method=f"round(q<={rounding.denominator})+{rounding.result.method}")
-        return result, {**rounding.facts(), **trained_error(self.claim, config)}
-
-    @property
-    def circuit(self) -> Circuit:
-        return self.claim.template if isinstance(self.claim, Unrealizable) else self.claim.circuit
-
-    def statement(self) -> str:
-        return self.claim.statement()
-
-    def domain(self) -> str:
-        return self.claim.domain.describe(self.claim.variables)
-
-
-def trained_error(claim: Claim, config: Config = Config()) -> dict:
-    """The trained network's own exact error, beside a verdict about its rounding: the worst case on
-    a bounded domain, or on all of R^n the bound ``|N - f| <= c * max|x_i|`` when N has no biases and
-    f is positively homogeneous (:mod:`verify.homogeneous`); empty when neither applies."""
-    from verify.claim import Predicate
-    from verify.homogeneous import relative_bound
-    from verify.worst_case import max_error
-
-    if isinstance(claim.kind, Predicate) or claim.circuit.parameters:
-        return {}
-    deadline = config.started().deadline
-    if claim.domain.is_bounded(claim.circuit.inputs):
-        worst = max_error(claim.circuit, claim.target, claim.domain, deadline=deadline, output=claim.output)
-        short = None if worst.value is None else f"trained network: max |N - f| = {float(worst.value):.3g} (exact below)"
-        return {"max_error": worst.value, "max_error_at": worst.at, "trained_error_short": short}
-    bound = relative_bound(claim.circuit, claim.target, claim.output, deadline)
-    if bound is None:
-        return {}
-    return {"trained_error": f"the trained network itself: {bound.statement(list(claim.circuit.inputs))}, c about "
-                             f"{float(bound.c):.6g} "
-                             f"(no biases, so N - f is positively homogeneous; c is its exact maximum on "
-                             f"[-1, 1]^{len(claim.circuit.inputs)}, by {bound.method})",
-            "relative_error_c": bound.c, "relative_error_at": bound.at,
-            "trained_error_short": f"trained network: |N - f| <= {float(bound.c):.3g} * max|x_i| on R^"
-                                   f"{len(claim.circuit.inputs)} (exact c below)"}
 
 
 X, X1, X2, X3, X4, A, B = (sym(n) for n in ("x", "x1", "x2", "x3", "x4", "a", "b"))
@@ -224,24 +160,10 @@ def _section_b() -> list[Theorem]:
     ]
 
 
-ExtraSource = Callable[[], Iterable[Theorem]]
-_EXTRA: list[ExtraSource] = []
-
-
-def register(source: ExtraSource) -> ExtraSource:
-    """Add a provider of more theorems (e.g. trained models); used as a decorator."""
-    _EXTRA.append(source)
-    return source
-
-
 @functools.cache
 def seed_theorems() -> tuple[Theorem, ...]:
     """Every theorem of the catalogue, in a stable order, with unique names."""
-    import proofs.trained_catalogue  # noqa: F401 - registers the trained-model rows
-
-    theorems = _section_a() + _section_b()
-    for source in _EXTRA:
-        theorems.extend(source())
+    theorems = _section_a() + _section_b() + trained_theorems()
     names = [t.name for t in theorems]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

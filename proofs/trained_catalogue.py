@@ -8,7 +8,7 @@ import sympy as sp
 
 from networks import json_to_circuit
 from networks.recipes import RECIPES, TRAINED_DIR
-from proofs.catalogue import Theorem, register
+from proofs.theorem import Theorem
 from proofs.text_to_domain import parse_domain
 from proofs.text_to_expr import parse_expression
 from verify.claim import Claim
@@ -55,5 +55,3 @@ def trained_theorems(directory: Path = TRAINED_DIR) -> list[Theorem]:
                                     Claim(circuit, sp.S.Zero, negative), PROVED))
     return theorems
 
-
-register(trained_theorems)
