@@ -15,7 +15,7 @@ from collections.abc import Sequence
 # threads, 21 s with one), and one thread keeps float results, hence searches, the same everywhere.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from proofs import cli_args, cli_certificate, cli_cross_check  # noqa: E402
+from proofs import cli_args, cli_certificate, cli_cross_check, cli_prove  # noqa: E402
 from proofs import cli_smtlib  # noqa: E402
 from proofs.cli_output import OutputError, run_guarded, say  # noqa: E402
 from symbolic import errors  # noqa: E402
@@ -44,159 +44,6 @@ def _verdict_exit(verdict, result=None) -> int:
         say(f"error: two routes disagree: {cli_cross_check.line(result.confirmation)}")
         return EXIT_INTERNAL
     return {Verdict.PROVED: EXIT_PROVED, Verdict.REFUTED: EXIT_REFUTED, Verdict.UNKNOWN: EXIT_UNKNOWN}[verdict]
-
-
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-# -- prove ------------------------------------------------------------------------------------
-def cmd_prove(args: argparse.Namespace) -> int:
-    from proofs import catalogue, report
-    from verify.decide import Config
-
-    theorems = catalogue.select(args.names)
-    if args.list:
-        for t in theorems:
-            print(f"{t.name:38s} {t.source}")
-        return 0
-    rows, total = _run_theorems(theorems, Config(timeout_s=args.timeout), quiet=args.json,
-                                cross_check=args.cross_check)
-    bad = [t.name for t, r, _ in rows if r.verdict is not t.expected or cli_cross_check.disagree([r])]
-    written = _prove_certificates(args.certificate, rows, args.timeout)
-    exported = _prove_smtlib(args.smtlib, rows, args.timeout)
-    if args.json:
-        print(json.dumps(report.catalogue_json(rows, total), indent=2))
-    else:
-        _print_table(rows)
-        counts = {v: sum(r.verdict.value == v for _, r, _ in rows) for v in ("proved", "refuted", "unknown")}
-        summary = ", ".join(f"{n} {v}" for v, n in counts.items())
-        status = "all as expected" if not bad else f"NOT as expected: {', '.join(bad)}"
-        print(f"\n{len(rows)} theorems: {summary}; {status} ({total:.2f} s)")
-        if args.cross_check:
-            print(_confirmation_summary([r for _, r, _ in rows]))
-        for line in (written, exported):
-            if line is not None:
-                print(line)
-    if args.report:
-        paths = report.write_reports(rows, total, args.report)
-        if not args.json:
-            print(f"report: {paths[0]}")
-    return 0 if not bad else 1
-
-
-def _run_theorems(theorems, config, quiet: bool, cross_check: bool = False):
-    """Run theorems with a progress bar; rows are ``(theorem, result, facts)``. With ``cross_check``
-    each verdict is confirmed a second way within the theorem's own budget."""
-    from proofs.progress import Progress
-
-    progress = Progress(len(theorems), "theorems", enabled=not quiet)
-    start = time.perf_counter()
-    rows = []
-    beside = cli_cross_check.Beside() if cross_check else None
-    for t in theorems:
-        began = time.perf_counter()
-        result, facts = t.run_with_facts(config)
-        if beside is not None:  # checked while the next theorems are decided
-            beside.submit(result, config.timeout_s - (time.perf_counter() - began))
-        rows.append((t, result, facts))
-        progress.step(t.name)
-    if beside is not None:
-        rows = [(t, r, facts) for (t, _, facts), r in zip(rows, beside.results())]
-    return rows, time.perf_counter() - start
-
-
-def _confirmation_summary(results) -> str:
-    """``--cross-check`` on prove: how many verdicts a second route confirmed, and why not the rest."""
-    from collections import Counter
-
-    agree = Counter(r.confirmation["agree"] for r in results)
-    routes = Counter(r.confirmation["routes"][-1] for r in results if r.confirmation["agree"])
-    text = (f"cross-check: {agree[True]} of {len(results)} verdicts confirmed by a second route ("
-            + ", ".join(f"{n} by {route}" for route, n in routes.most_common()) + ")")
-    if agree[False]:
-        text += f"; {agree[False]} DISAGREE"
-    if agree[None]:
-        text += f"; {agree[None]} not confirmed"
-    return text
-
-
-def _prove_smtlib(folder, rows, timeout_s: float) -> str | None:
-    """``prove --smtlib DIR``: each theorem's query as ``DIR/<name>.smt2``; one line to print."""
-    if folder is None:
-        return None
-    from pathlib import Path
-
-    from proofs import cli_smtlib
-    from symbolic.budget import Deadline
-
-    try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise errors.MathCircuitsError(f"--smtlib: cannot create {folder} ({exc.strerror or exc})") from None
-    written, missing = 0, []
-    for t, r, _ in rows:
-        facts = cli_smtlib.save(Path(folder) / f"{t.name}.smt2", [r], Deadline(timeout_s))
-        if facts["files"]:
-            written += 1
-        else:
-            missing.append(f"{t.name} ({facts['reason']})")
-    text = f"SMT-LIB queries: {written} of {len(rows)} written to {folder} (re-check: docs/recheck.md)"
-    return text + ("; none for " + "; ".join(missing) if missing else "")
-
-
-def _prove_certificates(folder, rows, timeout_s: float) -> str | None:
-    """``prove --certificate DIR``: each theorem's certificate as ``DIR/<name>.json``; one line to print."""
-    if folder is None:
-        return None
-    from pathlib import Path
-
-    from proofs import cli_certificate
-
-    written, missing = 0, []
-    for t, r, _ in rows:
-        facts = cli_certificate.save(Path(folder) / f"{t.name}.json", [r], time.monotonic() + timeout_s)
-        if facts["file"] is None:
-            missing.append(f"{t.name} ({facts['reason']})")
-        else:
-            written += 1
-    text = f"certificates: {written} of {len(rows)} written to {folder} (check each: mathcircuits certify FILE)"
-    return text + ("; none for " + "; ".join(missing) if missing else "")
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from proofs import catalogue, report
-    from verify.decide import Config
-
-    theorems = catalogue.select(args.names)
-    rows, total = _run_theorems(theorems, Config(timeout_s=args.timeout), quiet=False)
-    paths = report.write_reports(rows, total, args.out, args.format)
-    print(f"report: {paths[0]} ({len(paths)} files)")
-    return 0
-
-
-def _print_table(rows) -> None:
-    width = max(len(t.name) for t, _, _ in rows)
-    method = max(len(r.method) for _, r, _ in rows)
-    checked = any(r.confirmation is not None for _, r, _ in rows)
-    header = f"{'name':{width}s} {'statement':46s} {'domain':24s} {'verdict':8s} {'method':{method}s} {'s':>6s}"
-    header += "  confirmed by (--cross-check)" if checked else ""
-    print(header)
-    print("-" * len(header))
-    for t, r, _ in rows:
-        mark = "" if r.verdict is t.expected else f" (expected {t.expected.value})"
-        print(f"{t.name:{width}s} {_shorten(t.statement(), 46):46s} {_shorten(t.domain(), 24):24s} "
-              f"{r.verdict.value:8s} {r.method:{method}s} {r.elapsed_s:6.3f}{_confirmed(r)}{mark}")
-
-
-def _confirmed(result) -> str:
-    """The table's last column after ``--cross-check``: both routes, or why there is no second one."""
-    check = result.confirmation
-    if check is None:
-        return ""
-    if check["agree"] is True:
-        return "  " + " + ".join(check["routes"])
-    return "  ROUTES DISAGREE" if check["agree"] is False else "  not confirmed"
 
 
 # -- claim ------------------------------------------------------------------------------------
@@ -532,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write each theorem's SMT-LIB 2 query into DIR/NAME.smt2 (unsat = the claim holds)")
     cli_cross_check.add_option(p)
     _timeout(p, 10.0, "wall-clock budget per theorem, all methods")
-    p.set_defaults(func=cmd_prove)
+    p.set_defaults(func=cli_prove.cmd_prove)
 
     c = sub.add_parser("claim", help="prove or refute a claim about a network written as an expression")
     c.add_argument("network", metavar="NETWORK", help='e.g. "relu(x1) - relu(-x1) - relu(x1 - x2)"')
@@ -574,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", type=cli_args.report_formats, default="html,md,json",
                    help="comma-separated: html, md, json")
     _timeout(r, 10.0, "wall-clock budget per theorem, all methods")
-    r.set_defaults(func=cmd_report)
+    r.set_defaults(func=cli_prove.cmd_report)
 
     m = sub.add_parser("simplify", help="canonical, rounded closed form of a model and its exact rounding error")
     m.add_argument("model", metavar="MODEL", type=cli_args.model_file)
