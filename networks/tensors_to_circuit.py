@@ -432,6 +432,7 @@ class Tracer:
                            rational(b), a)
                 for n, t, b, a in reversed(kept)
             )
-            return Circuit(tuple(self.inputs), assignments, tuple(names))
+            # one naming scheme whatever the loader: hidden neurons h{layer}_{index}, as in JSON files
+            return Circuit(tuple(self.inputs), assignments, tuple(names)).with_layer_names()
         except InvalidCircuitError as exc:
             raise ModelFormatError(f"the imported network is not a valid circuit: {exc}") from None

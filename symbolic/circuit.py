@@ -387,6 +387,31 @@ class Circuit:
         return "\n".join(lines)
 
     # -- editing ---------------------------------------------------------------------------
+    def with_layer_names(self) -> Circuit:
+        """A copy whose hidden assignments (all but the outputs) are named ``h{depth}_{index}``, the
+        names :func:`from_layers` gives, whatever the loader (``hh...`` when an input or output is
+        named like that). ``depth`` counts activations on the longest path from an input.
+
+        >>> net = Circuit(('x',), (Assignment('a', (('x', sp.Integer(1)),), sp.Integer(0), Activation.RELU),
+        ...                        Assignment('y', (('a', sp.Integer(2)),), sp.Integer(0), Activation.LINEAR)), ('y',))
+        >>> print(net.with_layer_names())
+        inputs: x
+        h1_1 = R(x)
+        y = 2*h1_1
+        outputs: y
+        """
+        fixed = (*self.inputs, *self.outputs)
+        stem = "h"
+        while any(re.fullmatch(re.escape(stem) + r"\d+_\d+", n) for n in fixed):
+            stem += "h"
+        depth, counts, mapping = self.depth(), {}, {}
+        for a in self.assignments:
+            if a.name in self.outputs:
+                continue
+            counts[depth[a.name]] = counts.get(depth[a.name], 0) + 1
+            mapping[a.name] = f"{stem}{depth[a.name]}_{counts[depth[a.name]]}"
+        return self.renamed(mapping)
+
     def renamed(self, mapping: Mapping[str, str]) -> Circuit:
         """A copy with names replaced by ``mapping``; names not in it are kept, unless a name of
         ``mapping`` takes them: those move to ``name_1``, ``name_2``, ... (so renaming the inputs

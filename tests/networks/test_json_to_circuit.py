@@ -254,3 +254,21 @@ def test_bench_json_files_load():
         assert meta["name"] == path.stem
         assert len(circuit.neurons) == meta["n_relu"]
         assert circuit.inputs == ("x1", "x2")
+
+
+def test_one_neuron_naming_scheme_whatever_the_loader():
+    """The same bench network read from JSON and from ONNX has the same neuron names (issue 12)."""
+    import pytest
+
+    pytest.importorskip("onnx")
+    from pathlib import Path
+
+    from networks.model_files import load_model
+
+    models = Path(__file__).resolve().parents[2] / ".." / "shared" / "bench" / "models"
+    if not (models / "mlp_8x8.onnx").exists():
+        pytest.skip("the shared bench models are not here")
+    for stem in ("mlp_w4", "mlp_8x8"):
+        from_json, from_onnx = load_model(models / f"{stem}.json"), load_model(models / f"{stem}.onnx")
+        assert [a.name for a in from_json.assignments] == [a.name for a in from_onnx.assignments]
+        assert [a.name for a in from_onnx.assignments][:2] == ["h1_1", "h1_2"]
