@@ -15,8 +15,8 @@ before it is allocated.
 >>> h = t.activate(t.sub(t.index(x, (slice(None), 0)), t.index(x, (..., 1))))
 >>> print(t.finish([t.neg(h)]))
 inputs: x1, x2
-h1 = R(x1 - x2)
-y = -h1
+h1_1 = R(x1 - x2)
+y = -h1_1
 outputs: y
 """
 
