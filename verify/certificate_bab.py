@@ -245,17 +245,8 @@ def _attempts(program: exact.Program, unsafe: tuple, leaf: Leaf, unrounded: bool
 
 def _refutes(program, bounds, atoms, proof: Proof, phases: Mapping, prec, d: int) -> str | None:
     """None when ``proof`` shows the leaf misses disjunct ``d``, else why not."""
-    coeffs: dict[str, flint.fmpq] = {}
-    const = flint.fmpq(0)
-    for i, m in proof.mu:
-        atom = atoms[i]
-        sign = 1 if atom.op in ("<=", "<") else -1  # g = a.v - r, or r - a.v
-        for v, c in atom.coeffs:
-            coeffs[v] = coeffs.get(v, flint.fmpq(0)) + sign * m * c
-        const -= sign * m * atom.rhs
-    pre = {n: -b * phases[n] for n, b in proof.beta}
-    value = exact.lower_bound(program, bounds, coeffs, const, pre, dict(proof.alpha), prec)
-    strict = all(atoms[i].op in ("<", ">") for i, m in proof.mu if m > 0)
+    coeffs, const, pre, alpha, strict = exact.phi_objective(atoms, proof, phases)
+    value = exact.lower_bound(program, bounds, coeffs, const, pre, alpha, prec)
     if value > 0 or (value == 0 and strict):
         return None
     need = "> 0" if not strict else ">= 0"

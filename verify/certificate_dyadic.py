@@ -607,18 +607,9 @@ def check_leaves(program: exact.Program, unsafe: tuple, leaves: Sequence) -> lis
         objectives, where = [], []
         for b, leaf in enumerate(part):
             for d, proof in enumerate(leaf.proofs or ()):
-                atoms = unsafe[d]
-                coeffs: dict[str, flint.fmpq] = {}
-                const = flint.fmpq(0)
-                for i, m in proof.mu:
-                    atom = atoms[i]
-                    sign = 1 if atom.op in ("<=", "<") else -1  # g = a.v - r, or r - a.v
-                    for v, c in atom.coeffs:
-                        coeffs[v] = coeffs.get(v, flint.fmpq(0)) + sign * m * c
-                    const -= sign * m * atom.rhs
-                pre = {n: -beta * phases[b][n] for n, beta in proof.beta}
-                objectives.append((b, coeffs, const, pre, dict(proof.alpha)))
-                where.append((b, d, all(atoms[i].op in ("<", ">") for i, m in proof.mu if m > 0)))
+                coeffs, const, pre, alpha, strict = exact.phi_objective(unsafe[d], proof, phases[b])
+                objectives.append((b, coeffs, const, pre, alpha))
+                where.append((b, d, strict))
         values = phi_lower(compiled, bt, objectives) if objectives else []
         failures: list[list[str]] = [[] if leaf.proofs is not None or bt.contradiction[b] else
                                      ["marked empty, but no phase-split neuron's bounds contradict its phase"]

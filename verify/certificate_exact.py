@@ -353,6 +353,24 @@ def _relax_unstable(parts: flint.fmpz_mat, k: int, unstable: Sequence[int], boun
     return f, flint.fmpz_mat(u, rows, e).transpose()
 
 
+def phi_objective(atoms: Sequence, proof, phases: Mapping[str, int]) -> tuple[dict, flint.fmpq, dict, dict, bool]:
+    """The objective of one disjunct's proof, ``phi = sum mu_i g_i - sum beta_j s_j pre_j`` with
+    ``g = a.v - r`` for ``<``/``<=`` atoms and ``r - a.v`` for ``>``/``>=``: ``(coeffs, const, pre,
+    alpha, strict)``, where ``strict`` says every atom with a positive multiplier is strict (then
+    ``phi >= 0`` refutes the disjunct, else ``phi > 0`` is needed)."""
+    coeffs: dict[str, flint.fmpq] = {}
+    const = flint.fmpq(0)
+    for i, m in proof.mu:
+        atom = atoms[i]
+        sign = 1 if atom.op in ("<=", "<") else -1  # g = a.v - r, or r - a.v
+        for v, c in atom.coeffs:
+            coeffs[v] = coeffs.get(v, flint.fmpq(0)) + sign * m * c
+        const -= sign * m * atom.rhs
+    pre = {n: -b * phases[n] for n, b in proof.beta}
+    strict = all(atoms[i].op in ("<", ">") for i, m in proof.mu if m > 0)
+    return coeffs, const, pre, dict(proof.alpha), strict
+
+
 def lower_bound(program: Program, bounds: Bounds, coeffs: Mapping[str, flint.fmpq], const: flint.fmpq,
                 pre: Mapping[str, flint.fmpq], alpha: Mapping[str, flint.fmpq] | None, prec: int | None):
     """Lower bound of ``sum coeffs[v] * v + sum pre[j] * pre_j + const`` over the node (``v``: any
