@@ -126,9 +126,9 @@ def check_model(claim: Claim, options: CheckOptions = CheckOptions(), config: Co
         raise errors.DomainError("--max-error needs a bounded domain, e.g. --domain \"[-1, 1]^2\"")
     result = decide(claim, config)
     if options.cross_check:
-        from verify.cross_check import cross_check
+        from verify.cross_check import confirmed
 
-        result = dataclasses.replace(result, confirmation=cross_check(result, deadline.remaining()).to_json())
+        result = confirmed(result, deadline.remaining())
     rounding, texts = None, {}
     if options.round:
         rounding = round_and_prove(claim, config)

@@ -25,10 +25,9 @@ def add_option(p) -> None:
 
 def confirm(result, seconds: float):
     """``result`` with its :class:`~verify.cross_check.CrossCheck` (as JSON) in ``confirmation``."""
-    from verify.cross_check import cross_check
+    from verify.cross_check import confirmed
 
-    check = cross_check(result, timeout_s=max(seconds, 0.001))
-    return dataclasses.replace(result, confirmation=check.to_json())
+    return confirmed(result, seconds)
 
 
 class Beside:
@@ -54,9 +53,9 @@ class Beside:
         except NoCertificate:
             cert = None
         if cert is None:  # nothing to check (an unknown verdict, no certificate): decided here, at once
-            self.jobs.append((result, cross_check(result, timeout_s=max(seconds, 0.001))))
+            self.jobs.append((result, cross_check(result, timeout_s=seconds)))
         else:
-            self.jobs.append((result, self.pool.submit(cross_check, result, max(seconds, 0.001), cert)))
+            self.jobs.append((result, self.pool.submit(cross_check, result, seconds, cert)))
 
     def results(self) -> list:
         """The submitted results, in order, each with its ``confirmation``."""

@@ -177,11 +177,10 @@ def program(circuit) -> str:
     return "\n".join([f"inputs: {', '.join(circuit.inputs)}", *lines, f"outputs: {', '.join(circuit.outputs)}"])
 
 
-def _about(rounded: bool, method: str) -> str:
-    """Which network the verdict is about, in a few words."""
-    found = re.match(r"round\(q<=(\d+)\)", method)
+def _about(rounded: bool, denominator) -> str:
+    """Which network the verdict is about, in a few words (``denominator``: the rounding's bound q)."""
     if rounded:
-        return f"its rounding to denominators <= {found.group(1)}" if found else "its rounding"
+        return f"its rounding to denominators <= {denominator}" if denominator is not None else "its rounding"
     return "the network as given"
 
 
@@ -277,7 +276,7 @@ def build(theorem, result, extra: dict | None = None) -> tuple[dict, dict]:
             "network_value": exact_str(cex.network_value), "target_value": exact_str(cex.target_value)},
         "reason": result.reason, "evidence": result.evidence,
         "cross_check": _confirmation(result),
-        "about": _about(decided != circuit, result.method),
+        "about": _about(decided != circuit, extra.get("denominator")),
         "circuit": {"inputs": list(circuit.inputs), "outputs": list(circuit.outputs),
                     "neurons": len(circuit.neurons), "depth": max(circuit.depth().values(), default=0),
                     "assignments": [{"name": a.name, "activation": a.activation.value,

@@ -116,6 +116,11 @@ def cross_check(result: Result, timeout_s: float = 10.0, certificate: dict | Non
                       seconds, kind)
 
 
+def confirmed(result: Result, timeout_s: float) -> Result:
+    """``result`` with its :func:`cross_check` (as JSON) in ``Result.confirmation``."""
+    return dataclasses.replace(result, confirmation=cross_check(result, timeout_s).to_json())
+
+
 def _unavailable(problems) -> bool:
     """The second route could not run (an optional solver is not installed)."""
     return bool(problems) and all("not installed" in p for p in problems)
