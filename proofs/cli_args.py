@@ -46,6 +46,33 @@ SCHEMES = ("tcp", "tls", "ws", "wss")
 #: ``--format`` of ``report``.
 REPORT_FORMATS = ("html", "md", "json")
 
+#: Exit codes of every command (``equiv`` and ``vnnlib`` use the same numbers).
+EXIT_PROVED, EXIT_REFUTED, EXIT_BAD_INPUT, EXIT_UNKNOWN, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+_EXIT_TEXT = {
+    EXIT_PROVED: "proved: the claim holds",
+    EXIT_REFUTED: "refuted: the claim is violated (a counterexample, replayed exactly)",
+    EXIT_BAD_INPUT: "bad input: one line on stderr says which",
+    EXIT_UNKNOWN: "unknown: the budget ran out or no method decided (the reason is printed)",
+    EXIT_INTERNAL: "internal error: a bug, please report it",
+}
+
+
+def exit_codes(meaning: dict[int, str] | None = None) -> str:
+    """The ``exit codes:`` block of a help text; ``meaning`` replaces what some codes say.
+
+    >>> print(exit_codes({EXIT_UNKNOWN: "no rounding within the tolerance"}))
+    exit codes:
+      0  proved: the claim holds
+      1  refuted: the claim is violated (a counterexample, replayed exactly)
+      2  bad input: one line on stderr says which
+      3  no rounding within the tolerance
+      4  internal error: a bug, please report it
+    """
+    meaning = {**_EXIT_TEXT, **(meaning or {})}
+    return "\n".join(["exit codes:", *(f"  {code}  {meaning[code]}" for code in _EXIT_TEXT)])
+
+
 _HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)$")
 _BYTES = re.compile(r"^\s*([0-9](?:_?[0-9]){0,19})\s*(?:([KMGT])(?:i?B)?|B)?\s*$", re.IGNORECASE)
 _UNITS = {None: 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
@@ -53,6 +80,11 @@ _UNITS = {None: 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 def _bad(message: str, text: str) -> argparse.ArgumentTypeError:
     return argparse.ArgumentTypeError(f"{message}, got {_quote(text)}")
+
+
+def _path(text: str) -> str:
+    """A path as typed when it is printable and short, else quoted (control characters escaped)."""
+    return text if text.isprintable() and len(text) <= 200 and text.strip() == text else _quote(text)
 
 
 def _quote(text: str) -> str:
@@ -171,11 +203,18 @@ def scheduler_address(text: str) -> str:
 
 # -- paths ----------------------------------------------------------------------------------------
 def model_file(text: str) -> str:
-    """An existing regular file (symbolic links followed): not a folder, FIFO or device."""
+    """An existing regular file (symbolic links followed): not a folder, FIFO or device.
+
+    >>> model_file("/no/such/model.onnx")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: no such file: /no/such/model.onnx
+    """
     if not text:
         raise _bad("expected a model file", text)
     try:
         mode = os.stat(text).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise argparse.ArgumentTypeError(f"no such file: {_path(text)}") from None
     except OSError as exc:
         raise _bad(f"cannot read the model file ({exc.strerror})", text) from None
     if not stat.S_ISREG(mode):

@@ -139,7 +139,7 @@ def test_a_report_is_written(capsys, tmp_path, rounded):
     (["relu(x1)", "relu(x1)", "--domain", "[-1, 1]", "--tolerance", "-1"], "expected a number >= 0"),
     (["relu(x1)", "x1 > 0", "--domain", "[-1, 1]"], "is a condition, not a network"),
     (["relu(x1)", "x1 * x1", "--domain", "[-1, 1]"], "cannot be written as ReLU neurons"),
-    (["missing.json", "relu(x1)", "--domain", "[-1, 1]"], "argument MODEL1: cannot read the model file"),
+    (["missing.json", "relu(x1)", "--domain", "[-1, 1]"], "argument MODEL1: no such file: missing.json"),
     (["relu(x1)", "relu(x1)"], "the following arguments are required: --domain"),
     ([TRAINED, "min(x1, z)", "--domain", "[-1, 1]^2"], "z, which is not among the inputs"),
 ])
