@@ -1,78 +1,22 @@
-"""A whitelist tokenizer and Pratt parser from user text to exact sympy objects (never eval)."""
+"""A whitelist Pratt parser from user text to exact sympy objects (never eval).
+
+The tokens come from :mod:`proofs.text_to_tokens`, the words (functions, keywords, reserved names)
+from :mod:`proofs.expr_vocabulary`; both are re-exported here, so ``text_to_expr`` stays the one
+module its users import.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import fractions
-import re
-import sys
 import typing
-from collections.abc import Callable, Iterator
 
 import sympy as sp
 
-from symbolic import errors, relu
-
-MAX_TEXT = 10_000  # characters of input
-MAX_DEPTH = 200  # nesting of brackets, calls and prefix operators
-MAX_DIGITS = 400  # digits of one number literal
-MAX_EXPONENT = 400  # |e| of a scientific literal such as 1e-3
-MAX_POWER = 16  # |n| of x^n
-MAX_NAME = 64  # characters of an identifier
-MAX_BITS = 50_000  # bound on the size of the exact numbers an expression may build
-_STACK = 4_000  # Python recursion limit while parsing
-
-_TOKEN = re.compile(r"""(?P<space>[ \t\r\n]+) | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<num>(?P<mantissa>\d+(?:\.(?!\.)\d*)?|\.\d+)(?:[eE](?P<exp>[+-]?\d+))?)
-    | (?P<op>\*\*|<=|>=|==|!=|\.\.|[-+*/^%()[\]{},<>&|~]) | (?P<alias>[≤≥≠−×∩∧∨¬ℝℤℕ∞∈])""",
-                    re.VERBOSE)
-_ALIASES = {"≤": "<=", "≥": ">=", "≠": "!=", "−": "-", "×": "*", "∩": "&", "∧": "&", "∨": "|",
-            "¬": "~", "ℝ": "R", "ℤ": "Z", "ℕ": "N", "∞": "oo", "∈": "in"}
-_HINTS = {"'": " (strings are not allowed)", '"': " (strings are not allowed)",
-          "=": " (use '==' to compare)", ";": " (only one expression is allowed)",
-          "#": " (comments are not allowed)", ".": " (attribute access is not allowed)"}
-
-
-def _on_numbers(op: Callable[..., sp.Expr]) -> Callable[..., sp.Expr]:
-    """``op`` evaluated only when every argument is a number (``abs(-2)`` is 2): sympy's own
-    simplification of nested Min/Max/Abs/floor/Mod is super-linear (``mod(x1 - mod(x2 - ...``
-    24 deep takes seconds), so symbolic calls stay as written and the verifier handles them."""
-    return lambda *args: op(*args, evaluate=all(arg.is_Number for arg in args))
-
-
-_SIMPLE: dict[str, tuple[Callable[..., sp.Expr], int, int | None]] = {
-    **dict.fromkeys(("relu", "ReLU", "R"), (relu.ReLU, 1, 1)),
-    **dict.fromkeys(("sigmoid", "S"), (relu.Sigmoid, 1, 1)),
-    **dict.fromkeys(("abs", "Abs"), (_on_numbers(sp.Abs), 1, 1)),
-    **dict.fromkeys(("min", "Min"), (_on_numbers(sp.Min), 2, None)),
-    **dict.fromkeys(("max", "Max"), (_on_numbers(sp.Max), 2, None)),
-    **dict.fromkeys(("heaviside", "Heaviside", "H"), (sp.Heaviside, 1, 2)),
-    "floor": (_on_numbers(sp.floor), 1, 1),
-    **dict.fromkeys(("ceil", "ceiling"), (_on_numbers(sp.ceiling), 1, 1)),
-    **dict.fromkeys(("mod", "Mod"), (_on_numbers(sp.Mod), 2, 2)),  # also the % operator
-}
-_TAKES = {(1, 1): "exactly 1 argument", (2, 2): "exactly 2 arguments", (1, 2): "1 or 2 arguments",
-          (2, None): "2 or more arguments", (3, 3): "exactly 3 arguments (condition, then, else)"}
-FUNCTIONS = frozenset(_SIMPLE) | {"if", "piecewise"}
-KEYWORDS = frozenset({"and", "or", "not", "in"})
-_BOOLEANS = {"True": sp.true, "true": sp.true, "False": sp.false, "false": sp.false}
-#: Names of constants that are not exact rationals (non-finite, irrational, complex): someone who
-#: writes ``pi`` or ``nan`` means a number this exact language does not have, not a variable.
-CONSTANTS = frozenset({"nan", "NaN", "inf", "Inf", "infinity", "Infinity", "oo", "zoo", "E", "I", "pi"})
-#: Never variable names: function and set names (``R``, ``S``, ``H`` are functions; ``R``, ``Z``,
-#: ``N`` sets), keywords, booleans and CONSTANTS. ``e`` stays a name (``1e3`` is a number).
-RESERVED = FUNCTIONS | KEYWORDS | CONSTANTS | {"R", "Z", "N"} | set(_BOOLEANS)
-
-
-def reserved_message(word: str) -> str:
-    """Why ``word`` cannot be a variable name.
-
-    >>> reserved_message('pi')
-    "'pi' is a reserved word, not a variable (constants such as pi, E, I, nan and oo are not exact rationals)"
-    """
-    why = " (constants such as pi, E, I, nan and oo are not exact rationals)" if word in CONSTANTS else ""
-    return f"{_show(word)} is a reserved word, not a variable{why}"
+from proofs.expr_vocabulary import (BOOLEANS, CALLS, CONSTANTS, FUNCTIONS, KEYWORDS,  # noqa: F401
+                                    RESERVED, TAKES, reserved_message)
+from proofs.text_to_tokens import (MAX_BITS, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, MAX_NAME,  # noqa: F401
+                                   MAX_POWER, MAX_TEXT, Token, TokenStream, guarded, tokenize)
+from symbolic import relu
 
 _BINARY = {"or": 1, "|": 1, "and": 2, "&": 2, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4,
            "!=": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "^": 8, "**": 8}
@@ -80,137 +24,6 @@ _NOT_BP, _ARITH_BP, _UNARY_BP = 3, 5, 7
 _COMPARE = {"<": sp.Lt, "<=": sp.Le, ">": sp.Gt, ">=": sp.Ge, "==": sp.Eq, "!=": sp.Ne}
 
 
-@dataclasses.dataclass(frozen=True)
-class Token:
-    """One token: ``kind`` is 'num', 'name', 'op' or 'end'; ``text`` is canonical (∈ -> in)."""
-
-    kind: str
-    text: str
-    pos: int
-    raw: str
-
-    def show(self) -> str:
-        return "end of text" if self.kind == "end" else _show(self.raw)
-
-
-def _clean(text: str) -> str:
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def _show(text: str) -> str:
-    return f'"{_clean(text)}"' if "'" in text else f"'{_clean(text)}'"
-
-
-def _fail(text: str, pos: int, message: str) -> typing.NoReturn:
-    """Raise the one-line ParseError ``message at column N in "text"`` (text cut to ~80 chars)."""
-    start = max(0, min(pos - 40, len(text) - 80))
-    excerpt = f"{'...' * (start > 0)}{text[start:start + 80]}{'...' * (start + 80 < len(text))}"
-    raise errors.ParseError(f"{_clean(message)} at column {pos + 1} in \"{_clean(excerpt)}\"")
-
-
-def tokenize(text: str) -> list[Token]:
-    """Split ``text`` into tokens (ending with an 'end' token); ParseError on anything unknown.
-
-    >>> [t.text for t in tokenize("relu(x1) ≤ 1e-3")]
-    ['relu', '(', 'x1', ')', '<=', '1e-3', '']
-    """
-    if not isinstance(text, str):
-        raise errors.ParseError(f"expected text, got {type(text).__name__}")
-    if len(text) > MAX_TEXT:
-        _fail(text, MAX_TEXT, f"text of {len(text)} characters is longer than {MAX_TEXT}")
-    tokens, pos = [], 0
-    while pos < len(text):
-        if (match := _TOKEN.match(text, pos)) is None:
-            _fail(text, pos, f"unexpected {_show(text[pos])}{_HINTS.get(text[pos], '')}")
-        kind, raw = match.lastgroup, match.group()
-        if kind == "name" and raw.startswith("__"):
-            _fail(text, pos, f"name '{raw[:MAX_NAME]}' may not start with '__'")
-        if kind == "name" and len(raw) > MAX_NAME:
-            _fail(text, pos, f"name '{raw[:20]}...' is longer than {MAX_NAME} characters")
-        if kind == "num" and sum(c.isdigit() for c in match.group("mantissa")) > MAX_DIGITS:
-            _fail(text, pos, f"number with more than {MAX_DIGITS} digits")
-        exponent = (match.group("exp") or "0").lstrip("+-").lstrip("0") or "0"
-        if len(exponent) > 3 or int(exponent) > MAX_EXPONENT:
-            _fail(text, pos, f"exponent of '{raw[:20]}' beyond ±{MAX_EXPONENT}")
-        canonical = _ALIASES.get(raw, raw)
-        kind = ("name" if canonical.isalpha() else "op") if kind == "alias" else kind
-        if kind != "space":
-            tokens.append(Token(kind, canonical, pos, raw))
-        pos = match.end()
-    tokens.append(Token("end", "", len(text), ""))
-    return tokens
-
-
-class TokenStream:
-    """The tokens of one text with lookahead, a nesting guard and one-line ParseErrors.
-
-    >>> s = TokenStream("a, b")
-    >>> s.next().text, s.accept(","), s.peek().text
-    ('a', Token(kind='op', text=',', pos=1, raw=','), 'b')
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = tokenize(text)
-        self.index = 0
-        self.depth = 0
-
-    def peek(self, ahead: int = 0) -> Token:
-        return self.tokens[min(self.index + ahead, len(self.tokens) - 1)]  # the end repeats
-
-    def next(self) -> Token:
-        token = self.peek()
-        self.index += token.kind != "end"
-        return token
-
-    def accept(self, *texts: str) -> Token | None:
-        """Consume and return the next token if it is one of the operators/keywords ``texts``."""
-        token = self.peek()
-        if token.kind in ("op", "name") and token.text in texts:
-            return self.next()
-        return None
-
-    def expect(self, *texts: str) -> Token:
-        if (token := self.accept(*texts)) is None:
-            self.fail(f"expected {' or '.join(map(repr, texts))} but found {self.peek().show()}")
-        return token
-
-    def expect_end(self) -> None:
-        if self.peek().kind != "end":
-            self.fail(f"unexpected {self.peek().show()}")
-
-    @contextlib.contextmanager
-    def nested(self, token: Token) -> Iterator[None]:
-        """One more level of brackets, calls or prefix operators (at most MAX_DEPTH)."""
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            self.fail(f"nesting deeper than {MAX_DEPTH} levels", token)
-        yield
-        self.depth -= 1
-
-    def fail(self, message: str, token: Token | None = None) -> typing.NoReturn:
-        _fail(self.text, (token or self.peek()).pos, message)
-
-
-def guarded(text: str, work: Callable[[], typing.Any]) -> typing.Any:
-    """Run ``work()``, turning every failure except ParseError/DomainError into a ParseError.
-
-    >>> guarded("x", lambda: {}["k"])
-    Traceback (most recent call last):
-    symbolic.errors.ParseError: cannot parse (KeyError: 'k') at column 1 in "x"
-    """
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, _STACK))  # MAX_DEPTH levels take ~5 frames each
-    try:
-        return work()
-    except (errors.ParseError, errors.DomainError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - the contract: only ParseError escapes
-        why = f"{type(exc).__name__}: {exc}"
-        why = "too deeply nested" if isinstance(exc, RecursionError) else why
-        _fail(text if isinstance(text, str) else "", 0, f"cannot parse ({why[:120]})")
-    finally:
-        sys.setrecursionlimit(limit)
 
 
 class _Val(typing.NamedTuple):
@@ -245,8 +58,8 @@ class _Parser:
             return _Val(sp.Rational(value.numerator, value.denominator), bits, tok)
         calls = (s.peek().kind, s.peek().text) == ("op", "(")
         if tok.kind == "name" and tok.text != "not" and not calls:
-            if tok.text not in RESERVED or tok.text in _BOOLEANS:
-                value = _BOOLEANS[tok.text] if tok.text in _BOOLEANS else relu.sym(tok.text)
+            if tok.text not in RESERVED or tok.text in BOOLEANS:
+                value = BOOLEANS[tok.text] if tok.text in BOOLEANS else relu.sym(tok.text)
                 return _Val(value, 1, tok)
             s.fail(f"unexpected {tok.show()}" if tok.text in KEYWORDS else reserved_message(tok.text), tok)
         with s.nested(tok):
@@ -312,7 +125,7 @@ class _Parser:
             if op.text in ("/", "%") and factor.is_zero:
                 s.fail(f"{'division' if op.text == '/' else 'modulo'} by zero", op)
             if op.text == "%":
-                factors = [_SIMPLE["mod"][0](sp.Mul(*factors), factor)]
+                factors = [CALLS["mod"][0](sp.Mul(*factors), factor)]
             else:
                 factors.append(factor if op.text == "*" else 1 / factor)
         return _Val(sp.Mul(*factors), bits, left.tok)
@@ -357,23 +170,37 @@ class _Parser:
         s = self.s
         if name.text not in FUNCTIONS:
             s.fail(f"unknown function {name.show()} (known: {', '.join(sorted(FUNCTIONS))})", name)
-        if name.text == "piecewise":
+        if name.text in ("piecewise", "Piecewise"):
             return self.piecewise(name)
         args = self.arguments()
-        lo, hi = (3, 3) if name.text == "if" else _SIMPLE[name.text][1:]
+        lo, hi = (3, 3) if name.text == "if" else (1, 2) if name.text == "Rational" else CALLS[name.text][1:]
         if len(args) < lo or (hi is not None and len(args) > hi):
-            s.fail(f"{name.text}() takes {_TAKES[lo, hi]}, got {len(args)}", name)
+            s.fail(f"{name.text}() takes {TAKES[lo, hi]}, got {len(args)}", name)
         bits = self._budget(sum(a.bits for a in args) + 1, name)
         if name.text == "if":
             cond, then, other = self.condition(args[0]), self.number(args[1]), self.number(args[2])
             return _Val(sp.Piecewise((then, cond), (other, True)), bits, name)
         values = [self.number(a) for a in args]
+        if name.text == "Rational":
+            return _Val(self.rational(args, values), bits, name)
         if name.text in ("mod", "Mod") and values[1].is_zero:
             s.fail("modulo by zero", args[1].tok)
-        return _Val(_SIMPLE[name.text][0](*values), bits, name)
+        return _Val(CALLS[name.text][0](*values), bits, name)
+
+    def rational(self, args: list[_Val], values: list[sp.Expr]) -> sp.Rational:
+        """sympy's ``Rational(p, q)`` (or ``Rational(p)``): the exact number p/q of two exact numbers."""
+        for arg, value in zip(args, values):
+            if not value.is_Rational:
+                self.s.fail(f"Rational() takes exact numbers such as Rational(1, 3), not {arg.tok.show()}", arg.tok)
+        if len(values) == 2 and values[1].is_zero:
+            self.s.fail("division by zero", args[1].tok)
+        return values[0] / values[1] if len(values) == 2 else values[0]
 
     def piecewise(self, name: Token) -> _Val:
-        """``piecewise((a, c1), (b, c2), ...)``: the first piece whose condition holds."""
+        """``piecewise((a, c1), (b, c2), ...)`` or sympy's ``Piecewise(...)``: the first piece whose
+        condition holds. Without a last ``(value, True)`` piece it may be undefined somewhere: a
+        claim then checks it is defined on its whole domain (:mod:`verify.totality`), and refuses it
+        as bad input where it is not."""
         s, pieces, bits = self.s, [], 1
         s.expect("(")
         while True:
@@ -393,8 +220,10 @@ def parse_expression(text: str) -> sp.Basic:
 
     >>> parse_expression("relu(x1) - relu(-x1) + 0.5*min(x1, 1/3)")
     -R(-x1) + R(x1) + Min(1/3, x1)/2
-    >>> parse_expression("[x < 10]")
-    Piecewise((1, x < 10), (0, True))
+    >>> parse_expression("[x < 10]") == parse_expression("Piecewise((1, x < 10), (0, True))")
+    True
+    >>> parse_expression("Max(Abs(x), Rational(1, 3))")
+    Max(1/3, Abs(x))
     """
 
     def work() -> sp.Basic:

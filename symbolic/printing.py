@@ -1,6 +1,11 @@
-"""Readable one-line text for expressions: Iverson brackets, R(.) for ReLU, exact rationals."""
+"""Readable one-line text for expressions (Iverson brackets, R(.) for ReLU) and for exact numbers."""
 
 from __future__ import annotations
+
+import decimal
+import re
+from collections.abc import Mapping
+from fractions import Fraction
 
 import sympy as sp
 from sympy.printing.str import StrPrinter
@@ -27,3 +32,68 @@ def show(expr: sp.Basic) -> str:
     'piecewise((x, x > 0), (-x, x < 0))'
     """
     return _Printer().doprint(expr)
+
+
+#: Numerators and denominators longer than this many digits are abbreviated (``22637...731``).
+MAX_DIGITS = 12
+_SIGNIFICANT = 4
+_RATIONAL_TEXT = re.compile(r"^\s*-?[0-9]+(?:/[0-9]+)?\s*$")
+
+
+def _digits(n: int) -> str:
+    text = str(n)
+    return text if len(text) <= MAX_DIGITS else f"{text[:5]}...{text[-3:]}"
+
+
+def readable(value: object) -> str:
+    """An exact number as people read it: an integer as is, any other rational as a short decimal
+    with the exact fraction beside it, abbreviated when long (the full value belongs in JSON).
+
+    A decimal with trailing zeros (``0.3333``, ``-1.000``) is rounded; one without (``0.5``) is
+    exact. A mapping (a multi-output value) is shown name by name, a boolean as true/false; text
+    that spells a rational is read as one; anything else is shown as it prints.
+
+    >>> readable(sp.Integer(19)), readable(Fraction(1, 2)), readable(Fraction(-1, 3))
+    ('19', '0.5 (1/2)', '-0.3333 (-1/3)')
+    >>> readable(Fraction(2263712345678901234731, 112581234567890123456624))
+    '0.02011 (22637...731/11258...624)'
+    >>> readable(sp.Rational(-1073741823, 1073741824)), readable("897/905"), readable(True)
+    ('-1.000 (-1073741823/1073741824)', '0.9912 (897/905)', 'true')
+    >>> readable({"y1": Fraction(1, 4), "y2": 3}), readable(10**40)
+    ('y1 = 0.25 (1/4), y2 = 3', '1.000e+40 (10000...000)')
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} = {readable(v)}" for k, v in value.items())
+    if isinstance(value, str):
+        if not _RATIONAL_TEXT.match(value):
+            return value
+        value = Fraction(value.strip())
+    if isinstance(value, sp.Basic):
+        if not value.is_Rational:
+            return show(value)
+        value = Fraction(int(value.p), int(value.q))
+    if isinstance(value, int):
+        value = Fraction(value)
+    if not isinstance(value, Fraction):
+        return str(value)
+    if value.denominator == 1 and len(str(abs(value.numerator))) <= MAX_DIGITS:
+        return str(value.numerator)
+    with decimal.localcontext(decimal.Context(prec=_SIGNIFICANT, Emax=10**9, Emin=-10**9)):
+        approx = decimal.Decimal(value.numerator) / decimal.Decimal(value.denominator)
+    exact = Fraction(approx) == value
+    shown = _decimal_text(approx.normalize() if exact else approx)
+    sign = "-" if value < 0 else ""
+    fraction = _digits(abs(value.numerator)) + ("" if value.denominator == 1 else f"/{_digits(value.denominator)}")
+    return f"{shown} ({sign}{fraction})"
+
+
+def _decimal_text(d: decimal.Decimal) -> str:
+    """A decimal in plain notation between 1e-5 and 1e12, else ``1.234e+40``."""
+    if d.is_zero():
+        return "0"
+    exponent = d.adjusted()
+    if -5 <= exponent < MAX_DIGITS:
+        return format(d, "f")
+    return format(d, ".3e")

@@ -136,7 +136,7 @@ def _exhaustive(claim: Claim, start: float, deadline: Deadline) -> Result:
         found = replay(claim, point)
         if found is not None:
             return Result(claim, Verdict.REFUTED, "exhaustive", time.perf_counter() - start, found,
-                          evidence=f"exact evaluation; failed at point {count}")
+                          evidence=f"exact evaluation; {found.fails_at()} (point {count} of the domain)")
     return Result(claim, Verdict.PROVED, "exhaustive", time.perf_counter() - start,
                   evidence=f"exact evaluation of all {count} points",
                   certificate=Deferred(lambda: _finite_certificate(claim)))

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 
 from symbolic import errors
+from symbolic.printing import readable
 from verify.claim import Claim, Unreachable
 
 
@@ -41,6 +42,17 @@ class Counterexample:
     network_value: object
     target_value: object
     reached: int | None = None
+
+    def fails_at(self) -> str:
+        """The failing point by value, for people (long rationals shortened; exact in ``to_json``).
+
+        >>> Counterexample({"x": Fraction(19)}, Fraction(0), Fraction(1)).fails_at()
+        'fails at x = 19: N = 0, target = 1'
+        """
+        point = ", ".join(f"{k} = {readable(v)}" for k, v in self.point.items())
+        if self.reached is not None:
+            return f"reaches the unsafe set at {point}: {readable(self.network_value)}"
+        return f"fails at {point}: N = {readable(self.network_value)}, target = {readable(self.target_value)}"
 
     def to_json(self) -> dict:
         out = {

@@ -109,3 +109,66 @@ def test_every_help_lists_the_exit_codes(name):
     if "exit codes:\n" in text:
         codes = text[text.index("exit codes:\n"):]
         assert all(f"\n  {code}  " in codes for code in "01234"), codes
+
+
+# -- sympy spellings in the whitelist parser --------------------------------------------------------
+@pytest.mark.parametrize("sympy_text,ours", [
+    ("Piecewise((1, x < 10), (0, True))", "[x < 10]"),
+    ("Piecewise((x, x > 0), (-x, True))", "if(x > 0, x, -x)"),
+    ("Min(x, y) + Max(x, y)", "min(x, y) + max(x, y)"),
+    ("Abs(x) - Heaviside(x)", "abs(x) - heaviside(x)"),
+    ("Mod(x, 3) + floor(x) + ceiling(x)", "mod(x, 3) + floor(x) + ceil(x)"),
+    ("Rational(1, 3)*x + Rational(-2)", "x/3 - 2"),
+    ("Rational(3, 6)", "1/2"),
+])
+def test_sympy_spellings_are_accepted(sympy_text, ours):
+    from proofs.text_to_expr import parse_expression
+
+    assert parse_expression(sympy_text) == parse_expression(ours)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("Rational(x, 3)", "Rational() takes exact numbers"),
+    ("Rational(1, 0)", "division by zero"),
+    ("Rational(1, 2, 3)", "takes 1 or 2 arguments"),
+    ("sqrt(x)", "unknown function 'sqrt'"),
+])
+def test_sympy_spellings_refuse_what_is_not_exact(capsys, text, message):
+    got, out, err = run(capsys, "claim", "relu(x)", "--target", text)
+    assert got == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_a_piecewise_without_a_true_branch_is_refused_where_it_is_partial(capsys):
+    """Partial targets are bad input: one line, exit 2, naming where no piece holds. On a domain
+    where a piece always holds the target is total, and the claim is decided."""
+    got, out, err = run(capsys, "claim", "relu(x)", "--target", "Piecewise((1, x < 10))", "--domain", "x in {0..20}")
+    assert got == 2 and "undefined at x = 10" in err and err.count("\n") == 1, err
+    got, out, err = run(capsys, "claim", "relu(x)", "--target", "Piecewise((x, x < 10))", "--domain", "x in {0..9}")
+    assert got == 0, err
+
+
+def test_the_text_parser_modules_stay_short():
+    for name in ("text_to_expr", "text_to_tokens", "expr_vocabulary", "cli", "cli_check", "cli_explain"):
+        assert len((ROOT / "proofs" / f"{name}.py").read_text().splitlines()) <= 400, name
+
+
+# -- the exhaustive method's evidence ------------------------------------------------------------
+def test_exhaustive_evidence_names_the_failing_point_by_value(capsys):
+    got, out, err = run(capsys, "claim", "relu(x - 18)", "--target", "Piecewise((0, x < 19), (2, True))",
+                        "--domain", "x in {0..30}", "--json")
+    data = json.loads(out)
+    assert got == 1 and data["method"] == "exhaustive"
+    assert "fails at x = 19: N = 1, target = 2" in data["evidence"] and "failed at point" not in data["evidence"]
+
+
+# -- numbers people can read ----------------------------------------------------------------------
+def test_readable_numbers_show_a_decimal_and_the_exact_fraction():
+    from fractions import Fraction
+
+    from symbolic.printing import readable
+
+    long = Fraction(22637123456789012731, 1125812345678901234624)
+    assert readable(long) == "0.02011 (22637...731/11258...624)"
+    assert readable(Fraction(1, 3)) == "0.3333 (1/3)" and readable(Fraction(-7, 4)) == "-1.75 (-7/4)"
+    assert readable(Fraction(5)) == "5" and readable(str(long)) == readable(long)
+    assert readable(Fraction(1, 10**400)).startswith("1.000e-400 (1/10000...000)")
