@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     _claim_options(k)
     k.add_argument("--round", action="store_true",
                    help="also search a simpler circuit: the simplest rounding of the weights that satisfies the "
-                        "claim")
+                        "claim (the rule of simplify --target)")
     k.add_argument("--max-error", action="store_true", help="require the exact worst-case error (bounded domain)")
     _model_options(k)
     k.add_argument("--json", action="store_true", help="print JSON")
@@ -229,8 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("simplify", help="canonical, rounded closed form of a model and its exact rounding error")
     m.add_argument("model", metavar="MODEL", type=cli_args.model_file, help=_MODEL)
     m.add_argument("--domain", help="bounded domain for the error (default [-1, 1]^n)")
+    m.add_argument("--target", help="round until |N - TARGET| <= EPS is proved instead (the rule of check --round: "
+                                    "the same circuit)")
     m.add_argument("--tolerance", type=cli_args.non_negative_number, default="1/100", metavar="EPS",
-                   help="largest acceptable rounding error, an exact number >= 0 "
+                   help="largest acceptable error (to the model, or to --target), an exact number >= 0 "
                         "(default 1/100)")
     _model_options(m)
     m.add_argument("--json", action="store_true", help="print JSON")

@@ -88,7 +88,9 @@ def _single_report(args: argparse.Namespace, name: str, result, extra: dict) -> 
 
 
 def _print_result(result, as_json: bool, extra: dict | None = None) -> None:
-    from verify.result import exact_str
+    """The result for people (exact numbers as a short decimal and the fraction, see
+    :func:`symbolic.printing.readable`), or as JSON (exact strings)."""
+    from symbolic.printing import readable
 
     if as_json:
         print(json.dumps({**result.to_json(), **(extra or {})}, indent=2))
@@ -98,9 +100,9 @@ def _print_result(result, as_json: bool, extra: dict | None = None) -> None:
     print(f"verdict: {result.verdict.value} ({result.method}, {result.elapsed_s:.3f} s)")
     if result.counterexample:
         cex = result.counterexample
-        point = ", ".join(f"{k} = {exact_str(v)}" for k, v in cex.point.items())
-        print(f"counterexample: {point}; network = {exact_str(cex.network_value)}, "
-              f"target = {exact_str(cex.target_value)} (replayed exactly)")
+        point = ", ".join(f"{k} = {readable(v)}" for k, v in cex.point.items())
+        print(f"counterexample: {point}; network = {readable(cex.network_value)}, "
+              f"target = {readable(cex.target_value)} (replayed exactly)")
     if result.reason:
         print(f"reason:  {result.reason}")
     if result.evidence:
@@ -110,7 +112,26 @@ def _print_result(result, as_json: bool, extra: dict | None = None) -> None:
     for key, value in (extra or {}).items():
         if value is None and key in _ROUNDED_KEYS:
             continue  # no rounding satisfies the claim: simpler_circuit says so
-        print(f"{key}: {value}")
+        print(f"{key}: {shown(value)}")
+
+
+def shown(value) -> str:
+    """A fact's value for people: exact numbers readable, points as ``x1 = ..., x2 = ...``.
+
+    >>> shown({"x1": "1/3", "x2": "-1"}), shown(["1/2", None]), shown("min(x1, x2)")
+    ('x1 = 0.3333 (1/3), x2 = -1', '0.5 (1/2), None', 'min(x1, x2)')
+    >>> shown([[1, "refuted"], [10, "proved"]])
+    '1: refuted; 10: proved'
+    """
+    from symbolic.printing import readable
+
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {shown(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value):
+        return "; ".join(f"{shown(k)}: {shown(v)}" for k, v in value)  # pairs: rounding attempts (q: verdict)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(shown(v) for v in value)
+    return "None" if value is None else readable(value)
 
 
 _ROUNDED_KEYS = ("rounded_expression", "rounded_relu_form", "denominator")

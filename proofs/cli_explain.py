@@ -12,74 +12,67 @@ from symbolic import errors
 
 
 def cmd_simplify(args: argparse.Namespace) -> int:
+    """The simplest rounding of a model: within ``--tolerance`` of the model itself, or, with
+    ``--target``, satisfying ``|N - target| <= EPS``. Both by the one rounding rule of
+    :func:`verify.rounding.simplest_rounding` (with ``--target`` it is exactly ``check --round``'s
+    search, so both give the same circuit); the chosen rounding's claim is proved, not sampled."""
+    from proofs.cli_check import shown
     from proofs.text_to_domain import parse_domain
-    from symbolic.circuit_to_canonical import canonicalize
+    from proofs.text_to_expr import parse_expression
+    from symbolic.budget import Deadline
     from symbolic.circuit_to_closed_form import closed_form
-    from symbolic.circuit_to_rounded import DENOMINATORS, round_weights
+    from symbolic.printing import show
+    from verify.claim import Claim, Equality, Tolerance, is_condition
+    from verify.decide import Config
+    from verify.rounding import round_and_prove, round_within, rounding_attempts
     from verify.worst_case import max_error
 
-    from symbolic.budget import Deadline
-
     deadline = Deadline(args.timeout, args.started)  # one wall-clock budget for the whole command
+    config = Config(timeout_s=args.timeout, deadline=deadline)
     circuit = load_model(args)
     text = args.domain or "[-1, 1]^" + str(len(circuit.inputs))
     domain = parse_domain(text, list(circuit.inputs))
     tolerance = args.tolerance
-    canonical = canonicalize(circuit, deadline)
-    samples = _float_samples(domain, circuit.inputs)
-    chosen = None
-    for bound in DENOMINATORS:
-        rounded = round_weights(canonical, bound, deadline)
-        if samples and _sampled_deviation(canonical, rounded, samples) > float(tolerance) * 1.001:
-            continue  # a float sample already exceeds the tolerance: skip the exact computation
-        deviation = max_error(canonical, rounded, domain, deadline=deadline)
-        if deviation.value is not None and deviation.value <= tolerance:
-            chosen = (bound, rounded, deviation)
-            break
-    report = {"canonical": str(canonical), "domain": domain.describe(circuit.inputs)}
-    if chosen is None:
-        report.update({"rounded_expression": None, "denominator": None,
-                       "reason": f"no denominator up to {DENOMINATORS[-1]} stays within {tolerance}"})
+    if args.target is not None:
+        target = parse_expression(args.target)
+        if is_condition(target):
+            raise errors.ClaimError("simplify --target needs a numeric target, not a condition")
+        kind = Tolerance(tolerance) if tolerance else Equality()
+        rounding = round_and_prove(Claim(circuit, target, domain, kind), config)
+        goal = f"N = {show(target)}" if not tolerance else f"|N - ({show(target)})| <= {tolerance}"
     else:
-        bound, rounded, deviation = chosen
-        report.update({"rounded_expression": str(closed_form(rounded, minmax=True, deadline=deadline)),
-                       "denominator": bound,
-                       "rounding_error": str(deviation.value),
-                       "rounding_error_at": {k: str(v) for k, v in deviation.at.items()}})
+        rounding = round_within(circuit, domain, tolerance, config)
+        goal = "N = N_file" if not tolerance else f"|N - N_file| <= {tolerance}"
+    if not rounding.proved and deadline.expired():
+        raise errors.TimeoutExpired(rounding.result.reason or f"timeout after {args.timeout:g} s in the rounding search")
+    report = {"canonical": str(rounding.canonical), "domain": domain.describe(circuit.inputs), "claim": goal,
+              "rounding_attempts": rounding_attempts(rounding)}
+    if not rounding.proved:
+        why = rounding.result.reason or f"each rounding tried was {rounding.result.verdict.value}"
+        report.update({"rounded_expression": None, "denominator": None,
+                       "reason": f"no rounding to denominators up to {rounding.denominator} proves {goal} ({why})"})
+    else:
+        report.update({"rounded_expression": str(closed_form(rounding.rounded, minmax=True, deadline=deadline)),
+                       "denominator": rounding.denominator,
+                       "proved_by": rounding.result.method})
+        if domain.is_bounded(circuit.inputs) and all(a.activation.value != "sigmoid" for a in circuit.assignments):
+            deviation = max_error(circuit, rounding.rounded, domain, deadline=deadline)
+            report.update({"rounding_error": None if deviation.value is None else str(deviation.value),
+                           "rounding_error_at": None if deviation.at is None else
+                           {k: str(v) for k, v in deviation.at.items()}})
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(f"canonical form:\n{report['canonical']}\n")
-        if chosen is None:
+        if not rounding.proved:
             print(report["reason"])
         else:
             print(f"rounded (denominators <= {report['denominator']}): {report['rounded_expression']}")
-            print(f"exact rounding error on {report['domain']}: {report['rounding_error']} "
-                  f"at {report['rounding_error_at']}")
-    return 0 if chosen is not None else EXIT_UNKNOWN
-
-
-def _float_samples(domain, inputs, count: int = 400) -> list[dict]:
-    """Deterministic sample points of a bounded domain (corners included), to guide searches."""
-    import itertools
-    import random
-
-    if not domain.is_bounded(inputs) or domain.is_finite(inputs):
-        return []
-    bounds = []
-    for name in inputs:
-        s = domain.of(name)
-        lo = float(s.lo if hasattr(s, "lo") and s.lo is not None else min(s.values))
-        hi = float(s.hi if hasattr(s, "hi") and s.hi is not None else max(s.values))
-        bounds.append((lo, hi))
-    rng = random.Random(0)
-    points = [dict(zip(inputs, corner)) for corner in itertools.product(*bounds)]
-    points += [{n: rng.uniform(lo, hi) for n, (lo, hi) in zip(inputs, bounds)} for _ in range(count)]
-    return points
-
-
-def _sampled_deviation(a, b, samples) -> float:
-    return max(abs(a.evaluate_float(p)[0] - b.evaluate_float(p)[0]) for p in samples)
+            print(f"proved: {goal} on {report['domain']} ({report['proved_by']})")
+            if report.get("rounding_error") is not None:
+                print(f"exact rounding error on {report['domain']}: {shown(report['rounding_error'])}"
+                      f" at {shown(report['rounding_error_at'])}")
+    return 0 if rounding.proved else EXIT_UNKNOWN
 
 
 # -- explain ------------------------------------------------------------------------------------

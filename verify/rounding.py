@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from fractions import Fraction
 
 import sympy as sp
 
@@ -15,8 +16,9 @@ from symbolic.circuit_to_canonical import canonicalize
 from symbolic.circuit_to_closed_form import closed_form
 from symbolic.printing import show
 from symbolic.circuit_to_rounded import DENOMINATORS, largest_denominator, round_weights, rounding_shift
-from verify.claim import Claim
+from verify.claim import Claim, Equality, Tolerance
 from verify.decide import Config, decide
+from verify.domain import Domain
 from verify.result import Result, Verdict
 
 
@@ -68,16 +70,45 @@ def _closed_form_text(circuit: Circuit, minmax: bool, deadline: Deadline | None)
 MAX_SHIFT = sp.Rational(1, 5)
 
 
-def round_and_prove(claim: Claim, config: Config = Config(),
-                    denominators: Sequence[int] = DENOMINATORS, max_shift=MAX_SHIFT) -> Rounding:
-    """Canonicalise ``claim.circuit``, then for each denominator bound (smallest first) round
-    its weights and decide the *same* claim on the rounded circuit; stop at the first proof.
-    Bounds that would move a weight by more than ``max_shift`` (relative) are skipped.
+def simplest_rounding(circuit: Circuit, claim_of: Callable[[Circuit], Claim], config: Config = Config(),
+                      denominators: Sequence[int] = DENOMINATORS, max_shift=MAX_SHIFT) -> Rounding:
+    """The one rounding rule (``check --round``, ``simplify``, the catalogue): canonicalise
+    ``circuit``, then for each denominator bound (smallest first) round its weights and decide
+    ``claim_of(rounded)``; stop at the first proof. Bounds that would move a weight by more than
+    ``max_shift`` (relative to its assignment's largest weight) are skipped; the finest is always
+    tried.
 
     If no bound proves it, the last attempt's verdict (refuted with a replayed counterexample,
     or unknown) is returned: the claim itself is never weakened. The whole search shares one
     budget (``config.deadline``, or ``config.timeout_s`` from now); when it ends the result is
     ``unknown`` with the reason.
+    """
+    start = time.perf_counter()
+    config = config.started()  # one budget for the whole search
+    attempts: list[tuple[int, Verdict | None]] = []
+    canonical = rounded = circuit
+    result, bound = None, denominators[0]
+    try:
+        canonical = rounded = canonicalize(circuit, config.deadline)
+        for bound in denominators:
+            finest = bound == denominators[-1]  # the finest is always tried
+            if not finest and rounding_shift(canonical, bound, config.deadline) > max_shift:
+                attempts.append((bound, None))
+                continue
+            rounded = round_weights(canonical, bound, config.deadline)
+            result = decide(claim_of(rounded), config)
+            attempts.append((bound, result.verdict))
+            if result.verdict is Verdict.PROVED or config.deadline.expired():
+                break
+    except errors.TimeoutExpired as exc:
+        result = Result(claim_of(rounded), Verdict.UNKNOWN, "rounding", time.perf_counter() - start, reason=str(exc))
+    return Rounding(canonical, rounded, bound, result, tuple(attempts), time.perf_counter() - start)
+
+
+def round_and_prove(claim: Claim, config: Config = Config(),
+                    denominators: Sequence[int] = DENOMINATORS, max_shift=MAX_SHIFT) -> Rounding:
+    """The simplest rounding of ``claim.circuit`` that proves the *same* claim
+    (:func:`simplest_rounding` on ``claim`` with the circuit replaced).
 
     >>> import sympy as sp
     >>> from symbolic.circuit import from_layers
@@ -88,27 +119,32 @@ def round_and_prove(claim: Claim, config: Config = Config(),
     >>> r.proved, r.denominator
     (True, 1)
     """
-    start = time.perf_counter()
-    config = config.started()  # one budget for the whole search
-    attempts: list[tuple[int, Verdict | None]] = []
-    canonical = rounded = claim.circuit
-    result, bound = None, denominators[0]
-    try:
-        canonical = rounded = canonicalize(claim.circuit, config.deadline)
-        for bound in denominators:
-            finest = bound == denominators[-1]  # the finest is always tried
-            if not finest and rounding_shift(canonical, bound, config.deadline) > max_shift:
-                attempts.append((bound, None))
-                continue
-            rounded = round_weights(canonical, bound, config.deadline)
-            result = decide(dataclasses.replace(claim, circuit=rounded), config)
-            attempts.append((bound, result.verdict))
-            if result.verdict is Verdict.PROVED or config.deadline.expired():
-                break
-    except errors.TimeoutExpired as exc:
-        result = Result(dataclasses.replace(claim, circuit=rounded), Verdict.UNKNOWN, "rounding",
-                        time.perf_counter() - start, reason=str(exc))
-    return Rounding(canonical, rounded, bound, result, tuple(attempts), time.perf_counter() - start)
+    return simplest_rounding(claim.circuit, lambda rounded: dataclasses.replace(claim, circuit=rounded),
+                             config, denominators, max_shift)
+
+
+def round_within(circuit: Circuit, domain: Domain, tolerance, config: Config = Config(),
+                 denominators: Sequence[int] = DENOMINATORS, max_shift=MAX_SHIFT) -> Rounding:
+    """The simplest rounding ``N_q`` of ``circuit`` proved within ``tolerance`` of ``circuit`` itself
+    on ``domain`` (``|N - N_q| <= tolerance``, decided on their difference circuit), by the same
+    rule as :func:`round_and_prove` (``simplify`` without a target).
+
+    >>> from symbolic.circuit import from_layers
+    >>> from verify.domain import RealInterval
+    >>> trained = from_layers([([[0.7001], [-0.4999]], None), ([[1.0002, 2.0]], None)])
+    >>> box = Domain({'x': RealInterval(-1, 1)})
+    >>> r = round_within(trained, box, sp.Rational(1, 100))
+    >>> r.proved, r.denominator, str(r.rounded.to_expr(r.rounded.outputs[0]))
+    (True, 10, 'R(-x) + 7*R(x)/10')
+    """
+    from verify.equivalence import difference_circuit
+
+    kind = Equality() if tolerance == 0 else Tolerance(Fraction(tolerance))
+
+    def claim_of(rounded: Circuit) -> Claim:
+        return Claim(difference_circuit(circuit, rounded, deadline=config.deadline), sp.S.Zero, domain, kind)
+
+    return simplest_rounding(circuit, claim_of, config.started(), denominators, max_shift)
 
 
 def rounding_attempts(rounding: Rounding) -> list[list]:

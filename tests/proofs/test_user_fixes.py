@@ -7,6 +7,7 @@ import argparse
 import json
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -163,8 +164,6 @@ def test_exhaustive_evidence_names_the_failing_point_by_value(capsys):
 
 # -- numbers people can read ----------------------------------------------------------------------
 def test_readable_numbers_show_a_decimal_and_the_exact_fraction():
-    from fractions import Fraction
-
     from symbolic.printing import readable
 
     long = Fraction(22637123456789012731, 1125812345678901234624)
@@ -172,3 +171,34 @@ def test_readable_numbers_show_a_decimal_and_the_exact_fraction():
     assert readable(Fraction(1, 3)) == "0.3333 (1/3)" and readable(Fraction(-7, 4)) == "-1.75 (-7/4)"
     assert readable(Fraction(5)) == "5" and readable(str(long)) == readable(long)
     assert readable(Fraction(1, 10**400)).startswith("1.000e-400 (1/10000...000)")
+
+
+# -- simplify and check --round: one rounding rule ------------------------------------------------
+BENCH = ROOT.parent / "shared" / "bench" / "models"
+#: Bench models whose rounding search takes several seconds (2-25 s each): not in the default run.
+_SLOW = {"mlp_16x16.json", "mlp_32x32.json", "mlp_w64.json"}
+_MODELS = sorted((ROOT / "networks" / "trained").glob("*.json")) + \
+    sorted(p for p in BENCH.glob("*.json") if p.name not in {"index.json", *_SLOW})
+
+
+@pytest.mark.parametrize("model", _MODELS, ids=lambda p: p.name)
+def test_simplify_and_check_round_give_the_same_circuit(capsys, model):
+    """The same file and claim give the same rounding (closed form, bound, every attempt) through
+    ``simplify --target`` and ``check --round``: both run verify.rounding.simplest_rounding."""
+    meta = json.loads(model.read_text()).get("metadata") or {}
+    claim = ["--target", meta.get("target", "min(x1, x2)"), "--domain", meta.get("domain", "[-1, 1]^2")]
+    code, out, err = run(capsys, "simplify", model, *claim, "--tolerance", "0", "--json")
+    simplified = json.loads(out)
+    code, out, err = run(capsys, "check", model, *claim, "--round", "--json")
+    checked = json.loads(out)
+    for key in ("rounded_expression", "denominator", "rounding_attempts"):
+        assert simplified[key] == checked[key], (key, simplified[key], checked[key])
+    assert (code == 1 or checked["verdict"] == "proved") and err == ""
+
+
+def test_simplify_without_a_target_proves_the_rounding_close_to_the_file(capsys):
+    code, out, err = run(capsys, "simplify", ROOT / "networks" / "trained" / "minimum_seed0.json", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["rounded_expression"] == "Min(x1, x2)" and data["denominator"] == 1
+    assert data["claim"] == "|N - N_file| <= 1/100" and data["proved_by"] == "regions"
+    assert 0 < Fraction(data["rounding_error"]) <= Fraction(1, 100)
