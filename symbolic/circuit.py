@@ -3,134 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
 import sympy as sp
 
 from symbolic import errors
+from symbolic.activation import Activation
+from symbolic.assignment import _NAME, Assignment
+from symbolic.exact import to_exact, to_fraction
 from symbolic.relu import ReLU, Sigmoid, sym
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+__all__ = ["MAX_INLINE_DEPTH", "MAX_INLINE_SIZE", "Activation", "Assignment", "Builder", "Circuit",
+           "default_names", "from_layers", "to_exact", "to_fraction"]
+
 #: Inlining a circuit into one sympy formula (to_expr, closed forms) nests one function call per
 #: activation on the longest path and copies shared sub-expressions; sympy recurses over formulas
 #: (printing failed at 100 nested ReLUs), so deeper or larger ones are refused with LimitError.
 MAX_INLINE_DEPTH = 50
 MAX_INLINE_SIZE = 100_000
-
-
-class Activation(enum.Enum):
-    """What wraps an assignment's affine pre-activation."""
-
-    LINEAR = "linear"
-    RELU = "relu"
-    SIGMOID = "sigmoid"
-
-
-def to_exact(value: object, what: str = "weight") -> sp.Expr:
-    """Turn a number into an exact sympy value: a float (or float32) becomes its exact rational.
-
-    >>> to_exact(0.5), to_exact(Fraction(1, 3)), to_exact(0.1)
-    (1/2, 1/3, 3602879701896397/36028797018963968)
-    """
-    if isinstance(value, sp.Rational):  # Integer or Rational: exact and finite already (the fast path)
-        return value
-    if isinstance(value, sp.Basic):
-        expr = value
-    elif isinstance(value, bool):
-        raise errors.InvalidCircuitError(f"{what} must be a number, got the boolean {value!r}")
-    elif isinstance(value, (int, Fraction)):
-        expr = sp.Rational(value)
-    elif isinstance(value, float) or hasattr(value, "dtype"):
-        try:
-            number = float(value)  # numpy / torch scalars: float32 -> float64 is exact
-        except (TypeError, ValueError) as exc:
-            raise errors.InvalidCircuitError(f"{what} {value!r} is not a number") from exc
-        if not math.isfinite(number):
-            raise errors.InvalidCircuitError(f"{what} is {number!r}: weights must be finite")
-        expr = sp.Rational(*number.as_integer_ratio())
-    else:
-        raise errors.InvalidCircuitError(
-            f"{what} must be an int, Fraction, float or sympy number, got {type(value).__name__}"
-        )
-    if expr.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
-        raise errors.InvalidCircuitError(f"{what} {expr} is not finite")
-    return expr
-
-
-def to_fraction(value: object, what: str = "value") -> Fraction:
-    """Exact conversion of an int, Fraction, float, decimal string-free number or sympy Rational.
-
-    >>> to_fraction(sp.Rational(3, 4)), to_fraction(0.25)
-    (Fraction(3, 4), Fraction(1, 4))
-    """
-    if isinstance(value, Fraction):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Fraction(value)
-    expr = to_exact(value, what)
-    if not expr.is_Rational:
-        raise errors.InvalidCircuitError(f"{what} {expr} is not a rational number")
-    return Fraction(int(expr.p), int(expr.q))
-
-
-@dataclasses.dataclass(frozen=True)
-class Assignment:
-    """``name = activation(sum(coeff * source) + bias)`` with exact coefficients.
-
-    Coefficients are exact sympy numbers, or expressions in symbolic *parameters*
-    (e.g. ``1/w1`` in the identity family).
-    """
-
-    name: str
-    terms: tuple[tuple[str, sp.Expr], ...]
-    bias: sp.Expr = sp.S.Zero
-    activation: Activation = Activation.RELU
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise errors.InvalidCircuitError(f"assignment name {self.name!r} is not an identifier")
-        if not isinstance(self.activation, Activation):
-            raise errors.InvalidCircuitError(
-                f"activation of {self.name} must be an Activation, got {self.activation!r}"
-            )
-        merged: dict[str, sp.Expr] = {}
-        for source, coeff in self.terms:
-            if not isinstance(source, str):
-                raise errors.InvalidCircuitError(f"{self.name}: source {source!r} is not a name")
-            value = coeff if isinstance(coeff, sp.Rational) else to_exact(coeff, f"weight of {source} in {self.name}")
-            merged[source] = merged[source] + value if source in merged else value
-        terms = tuple((s, c) for s, c in merged.items() if c != 0)
-        object.__setattr__(self, "terms", terms)
-        object.__setattr__(self, "bias", to_exact(self.bias, f"bias of {self.name}"))
-
-    @property
-    def sources(self) -> tuple[str, ...]:
-        """The names this assignment reads."""
-        return tuple(s for s, _ in self.terms)
-
-    def coefficient(self, source: str) -> sp.Expr:
-        """The weight of ``source`` (zero when absent)."""
-        for s, c in self.terms:
-            if s == source:
-                return c
-        return sp.S.Zero
-
-    def pre_activation(self, env: Mapping[str, sp.Expr]) -> sp.Expr:
-        """The affine pre-activation with each source replaced by ``env[source]``."""
-        return sp.Add(*(c * env[s] for s, c in self.terms), self.bias)
-
-    def apply(self, pre: sp.Expr) -> sp.Expr:
-        """Wrap ``pre`` in this assignment's activation."""
-        if self.activation is Activation.RELU:
-            return ReLU(pre)
-        if self.activation is Activation.SIGMOID:
-            return Sigmoid(pre)
-        return pre
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,6 +138,7 @@ class Circuit:
         into single formulas would nest more than ``max_depth`` activations or copy more than
         ``max_size`` nodes (:data:`MAX_INLINE_DEPTH`, :data:`MAX_INLINE_SIZE`).
 
+        >>> from symbolic.circuit import from_layers
         >>> chain = from_layers([([[1]], [-1])] * 60 + [([[1]], None)])
         >>> chain.check_inlinable()
         Traceback (most recent call last):
@@ -417,6 +312,7 @@ class Circuit:
         ``mapping`` takes them: those move to ``name_1``, ``name_2``, ... (so renaming the inputs
         of a loaded network to ``h1_1`` does not clash with its hidden neuron ``h1_1``).
 
+        >>> from symbolic.circuit import from_layers
         >>> net = from_layers([([[1], [-1]], None), ([[1, 1]], None)])
         >>> print(net.renamed({'x': 'h1_1'}))
         inputs: h1_1
@@ -466,149 +362,12 @@ def _activate(activation: Activation, total):
     return total
 
 
-class Builder:
-    """Write a circuit neuron by neuron; names default to ``h1, h2, ...``.
+def __getattr__(name: str):
+    """``Builder``, ``from_layers`` and ``default_names`` live in :mod:`symbolic.layers_to_circuit`,
+    which imports :class:`Circuit`; they are importable from here too (loaded on first use, so that
+    either module may be imported first)."""
+    if name in ("Builder", "from_layers", "default_names"):
+        from symbolic import layers_to_circuit
 
-    >>> b = Builder(['x1', 'x2'])
-    >>> h = b.relu({'x1': 1, 'x2': -1})
-    >>> y = b.linear({'x1': 1, h: -1}, name='y')
-    >>> b.build([y]).to_expr()
-    x1 - R(x1 - x2)
-    """
-
-    def __init__(self, inputs: Iterable[str]):
-        self.inputs = tuple(inputs)
-        self.assignments: list[Assignment] = []
-        self._taken = set(self.inputs)
-        self._counter = 0
-
-    def fresh(self, prefix: str = "h") -> str:
-        """A name not used yet."""
-        while True:
-            self._counter += 1
-            name = f"{prefix}{self._counter}"
-            if name not in self._taken:
-                return name
-
-    def add(
-        self,
-        weights: Mapping[str, object],
-        bias: object = 0,
-        activation: Activation = Activation.RELU,
-        name: str | None = None,
-    ) -> str:
-        """Append ``name = activation(weights . sources + bias)``; return the name."""
-        name = name or self.fresh()
-        self.assignments.append(Assignment(name, tuple(weights.items()), bias, activation))
-        self._taken.add(name)
-        return name
-
-    def relu(self, weights: Mapping[str, object], bias: object = 0, name: str | None = None) -> str:
-        """Append a ReLU neuron."""
-        return self.add(weights, bias, Activation.RELU, name)
-
-    def linear(self, weights: Mapping[str, object], bias: object = 0, name: str | None = None) -> str:
-        """Append a linear (activation-free) assignment."""
-        return self.add(weights, bias, Activation.LINEAR, name)
-
-    def dense(
-        self,
-        sources: Sequence[str],
-        weight_rows: Sequence[Sequence[object]],
-        biases: Sequence[object] | None = None,
-        activation: Activation = Activation.RELU,
-        prefix: str = "h",
-        names: Sequence[str] | None = None,
-    ) -> list[str]:
-        """A dense layer ``activation(W @ sources + b)`` (``W`` of shape [out, in]).
-
-        Concatenation is a list of names (``a + b``); a skip connection is a dense layer whose
-        sources include earlier names.
-        """
-        if biases is not None and len(biases) != len(weight_rows):
-            raise errors.InvalidCircuitError(
-                f"layer has {len(weight_rows)} rows of weights but {len(biases)} biases"
-            )
-        out = []
-        for i, row in enumerate(weight_rows):
-            if len(row) != len(sources):
-                raise errors.InvalidCircuitError(
-                    f"weight row {i} has {len(row)} entries for {len(sources)} sources"
-                )
-            bias = 0 if biases is None else biases[i]
-            name = names[i] if names is not None else self.fresh(prefix)
-            out.append(self.add(dict(_pairs(sources, row)), bias, activation, name))
-        return out
-
-    def build(self, outputs: Sequence[str]) -> Circuit:
-        """The finished circuit with the given outputs."""
-        return Circuit(self.inputs, tuple(self.assignments), tuple(outputs))
-
-
-def _pairs(sources: Sequence[str], row: Sequence[object]):
-    merged: dict[str, object] = {}
-    for s, w in zip(sources, row):
-        merged[s] = to_exact(merged.get(s, 0), "weight") + to_exact(w, f"weight of {s}")
-    return merged.items()
-
-
-def from_layers(
-    layers: Sequence[tuple[Sequence[Sequence[object]], Sequence[object] | None]],
-    inputs: Sequence[str] | None = None,
-    activations: Sequence[Activation] | None = None,
-    outputs: Sequence[str] | None = None,
-) -> Circuit:
-    """A dense feed-forward net from ``[(W1, b1), (W2, b2), ...]`` (``b`` may be ``None``).
-
-    ReLU follows every layer but the last unless ``activations`` says otherwise. Inputs default
-    to ``x`` (one input) or ``x1..xn``; outputs to ``y`` or ``y1..ym``; hidden neurons are
-    named ``h{layer}_{index}`` (``hh{layer}_{index}`` if an input or output is named like that).
-
-    >>> from_layers([([[1], [-1]], None), ([[1, -1]], None)]).to_expr()
-    -R(-x) + R(x)
-    """
-    if not layers:
-        raise errors.InvalidCircuitError("a network needs at least one layer")
-    width = len(layers[0][0][0]) if layers[0][0] else 0
-    inputs = tuple(inputs) if inputs is not None else default_names("x", width)
-    if len(inputs) != width:
-        raise errors.InvalidCircuitError(f"first layer takes {width} inputs, {len(inputs)} named")
-    if activations is None:
-        activations = [Activation.RELU] * (len(layers) - 1) + [Activation.LINEAR]
-    if len(activations) != len(layers):
-        raise errors.InvalidCircuitError(f"{len(activations)} activations for {len(layers)} layers")
-    builder = Builder(inputs)
-    current = list(inputs)
-    stem = "h"  # hidden names h{layer}_{index}, or hh... when an input or output has that shape
-    while any(re.fullmatch(re.escape(stem) + r"\d+_\d+", n) for n in (*inputs, *(outputs or ()))):
-        stem += "h"
-    for k, ((weights, biases), activation) in enumerate(zip(layers, activations), start=1):
-        last = k == len(layers)
-        count = len(weights)
-        if last:
-            names = list(outputs) if outputs is not None else list(_default_outputs(inputs, count))
-            if len(names) != count:
-                raise errors.InvalidCircuitError(f"last layer has {count} outputs, {len(names)} named")
-        else:
-            names = [f"{stem}{k}_{i}" for i in range(1, count + 1)]
-        current = builder.dense(current, weights, biases, activation, names=names)
-    return builder.build(current)
-
-
-def _default_outputs(inputs: Sequence[str], count: int) -> tuple[str, ...]:
-    """``y``/``y1..ym``, or ``y_out``/``y_out1..`` when an input already has one of those names."""
-    stem = "y"
-    while set(default_names(stem, count)) & set(inputs):
-        stem += "_out"
-    return default_names(stem, count)
-
-
-def default_names(stem: str, count: int) -> tuple[str, ...]:
-    """``('x',)`` for one, ``('x1', ..., 'xn')`` for several.
-
-    >>> default_names('x', 1), default_names('x', 3)
-    (('x',), ('x1', 'x2', 'x3'))
-    """
-    if count == 1:
-        return (stem,)
-    return tuple(f"{stem}{i}" for i in range(1, count + 1))
+        return getattr(layers_to_circuit, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
