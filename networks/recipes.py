@@ -7,7 +7,8 @@ metadata) as a JSON weights file, :func:`train_to_file` does both. ``torch`` is 
 functions only: importing this module never imports it.
 
 >>> sorted(RECIPES)  # doctest: +NORMALIZE_WHITESPACE
-['absolute_value', 'addition', 'identity', 'is_even', 'min_skip', 'minimum',
+['abs_w8', 'absolute_value', 'addition', 'identity', 'is_even', 'median3', 'min2_w16',
+ 'min2_w3', 'min2_w8', 'min3', 'min4_deep', 'min4_flat', 'min_skip', 'minimum',
  'negative_identity', 'subtraction']
 >>> RECIPES['minimum'].target, RECIPES['minimum'].steps, RECIPES['minimum'].widths
 ('min(x1, x2)', 10000, (2, 3, 1))
@@ -21,7 +22,7 @@ what ``torch.rand(...)`` calls after building the model would have drawn in such
 does not reuse the random numbers of the init. Two runs with the same seed (and torch version)
 give bit-identical weights.
 
-The recipes:
+The seed recipes (the census's wide and deep recipes are described in :mod:`networks.recipe_book`):
 
 * Section A (``identity``, ``negative_identity``, ``absolute_value``, ``addition``,
   ``subtraction``, ``minimum``): ``Sequential(Linear(n, h, bias=False), ReLU(), Linear(h, 1,
@@ -53,77 +54,15 @@ import dataclasses
 import math
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from symbolic.circuit import Circuit
 from symbolic.errors import ClaimError
 
-# kinds of model + data set
-MLP_FRESH_UNIFORM = "mlp_fresh_uniform"  # biasless one-hidden-layer MLP, fresh uniform batches
-SKIP_MIN = "skip_min"  # the B.2 article's skip-connection model on fixed integer pairs
-RELU_CHAIN = "relu_chain"  # Sequential with a ReLU after every Linear, fixed integer inputs
-
-
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    """How one seed experiment trains its network (everything needed to replay it)."""
-
-    name: str
-    description: str
-    inputs: tuple[str, ...]  # input names of the trained circuit
-    target: str  # the target function, as text the claim parser reads
-    domain: str  # the domain the trained net is meant for, as text
-    steps: int  # number of batches (section A) or of epochs over the fixed data set
-    lr: float
-    batch_size: int | None  # samples per step; None means the whole fixed data set
-    optimizer: str  # the name of a torch.optim class: "SGD", "Adam"
-    widths: tuple[int, ...]  # layer widths, input first, output last
-    bias: bool
-    kind: str = MLP_FRESH_UNIFORM
-    source: str = "SEEDS A"
-    step_unit: str = "batch"  # "batch" (a fresh batch per step) or "epoch"
-
-
-def _section_a(name: str, description: str, inputs: tuple[str, ...], target: str,
-               hidden: int, steps: int = 500) -> Recipe:
-    return Recipe(
-        name=name, description=description, inputs=inputs, target=target,
-        domain="R" if len(inputs) == 1 else f"R^{len(inputs)}", steps=steps, lr=0.1,
-        batch_size=1000, optimizer="SGD", widths=(len(inputs), hidden, 1), bias=False,
-    )
-
-
-RECIPES: dict[str, Recipe] = {
-    r.name: r
-    for r in (
-        _section_a("identity", "identity x = R(x) - R(-x), 2 hidden neurons", ("x",), "x", 2),
-        _section_a("negative_identity", "negative identity -x = -R(x) + R(-x)", ("x",), "-x", 2),
-        _section_a("absolute_value", "absolute value |x| = R(x) + R(-x)", ("x",), "abs(x)", 2),
-        _section_a("addition", "addition x1 + x2 = R(x1 + x2) - R(-x1 - x2)", ("x1", "x2"),
-                   "x1 + x2", 2),
-        _section_a("subtraction", "subtraction x1 - x2 = R(x1 - x2) - R(x2 - x1)", ("x1", "x2"),
-                   "x1 - x2", 2),
-        _section_a("minimum", "minimum min(x1, x2) = R(x1) - R(-x1) - R(x1 - x2), 3 hidden neurons",
-                   ("x1", "x2"), "min(x1, x2)", 3, steps=10_000),
-        Recipe(
-            name="min_skip",
-            description="min(a, b) with two ReLU neurons and a skip connection (article B.2); "
-            "300 epochs on 1000 integer pairs in [-50, 50), Adam lr 0.01, minibatches of 32",
-            inputs=("a", "b"), target="min(a, b)", domain="R^2", steps=300, lr=0.01,
-            batch_size=32, optimizer="Adam", widths=(2, 2, 1), bias=True, kind=SKIP_MIN,
-            source="SEEDS B.2", step_unit="epoch",
-        ),
-        Recipe(
-            name="is_even",
-            description="parity of x in 0..15 with a ReLU after every layer (article B.3); "
-            "full batch, Adam lr 0.01, 2000 epochs",
-            inputs=("x",), target="Mod(x, 2)", domain="x in {0..15}", steps=2000, lr=0.01,
-            batch_size=None, optimizer="Adam", widths=(1, 2, 2, 2, 2, 2, 1), bias=True,
-            kind=RELU_CHAIN, source="SEEDS B.3", step_unit="epoch",
-        ),
-    )
-}
+from networks.recipe_book import (  # noqa: F401 - re-exported: the recipes live there
+    MLP_FRESH_UNIFORM, RECIPES, RELU_CHAIN, SKIP_MIN, Recipe, recipe,
+)
+from networks.recipe_book import targets as _targets
 
 SKIP_MIN_PAIRS = 1000  # size of the fixed B.2 data set
 SKIP_MIN_RANGE = (-50, 50)  # integers drawn from [low, high)
@@ -144,28 +83,7 @@ class Trained:
     seconds: float = 0.0  # wall time of the training loop (not in the metadata: not reproducible)
 
 
-def recipe(name: str) -> Recipe:
-    """The recipe called ``name``; an unknown name raises ``ClaimError`` listing the known ones."""
-    if not isinstance(name, str) or name not in RECIPES:
-        raise ClaimError(f"unknown training recipe {name!r}; known: {', '.join(sorted(RECIPES))}")
-    return RECIPES[name]
-
-
-# -- targets and models -------------------------------------------------------------------------
-def _targets() -> dict[str, Callable]:
-    """Torch versions of the recipes' target texts (a [batch, n] tensor -> [batch, 1])."""
-    return {
-        "x": lambda x: x[:, :1],
-        "-x": lambda x: -x[:, :1],
-        "abs(x)": lambda x: x[:, :1].abs(),
-        "x1 + x2": lambda x: x[:, :1] + x[:, 1:2],
-        "x1 - x2": lambda x: x[:, :1] - x[:, 1:2],
-        "min(x1, x2)": lambda x: x.min(dim=1, keepdim=True).values,
-        "min(a, b)": lambda x: x.min(dim=1, keepdim=True).values,
-        "Mod(x, 2)": lambda x: x[:, :1].remainder(2),
-    }
-
-
+# -- models -----------------------------------------------------------------------------------
 def _skip_min_class():
     import torch
     from torch import nn

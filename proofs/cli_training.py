@@ -21,19 +21,38 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_census(args: argparse.Namespace) -> int:
     from proofs import census
-    from proofs.progress import Progress
+    from proofs.census_progress import CensusProgress
 
     if args.first + args.seeds - 1 > cli_args.MAX_SEED:
         raise errors.ParseError(f"argument --first: seeds {args.first}..{args.first + args.seeds - 1} go past "
                                 f"the largest seed {cli_args.MAX_SEED}")
     if args.restart and args.out is None:
         raise errors.ParseError("argument --restart: needs --out FILE (the file to begin again)")
-    progress = Progress(args.seeds, "seeds", enabled=not args.json)
-    records = census.run_census(args.function, range(args.first, args.first + args.seeds), args.out, args.workers,
-                                args.scheduler, args.steps,
-                                on_result=lambda record, count, total: progress.step(
-                                    f"seed {record['seed']}: {record.get('verdict')}"),
-                                restart=args.restart, connect_timeout=args.connect_timeout)
+    if args.regroup and args.out is None:
+        raise errors.ParseError("argument --regroup: needs --out FILE (the records to extract again)")
+    if args.regroup and args.restart:
+        raise errors.ParseError("argument --regroup: not with --restart (it reuses the records in --out)")
+    seeds = range(args.first, args.first + args.seeds)
+    extract = False if args.no_extract else None
+    if args.regroup:
+        done = census.read_results(args.out, args.function, args.steps)
+        records = [done[s] for s in seeds if s in done]
+        with CensusProgress(len(records), args.function + " (extracting again)", quiet=args.quiet) as progress:
+            records = census.extract_records(records, args.workers, args.scheduler, args.timeout,
+                                             args.connect_timeout, lambda r, count, total: progress.done(r))
+        merged = {**done, **{r["seed"]: r for r in records}}
+        census.rewrite_results(args.out, [merged[s] for s in sorted(merged)])
+    else:
+        from networks import recipes
+
+        recipes.recipe(args.function)  # an unknown name fails before the bar is drawn
+        already = census.read_results(args.out, args.function, args.steps) if args.out and not args.restart else {}
+        todo = sum(s not in already for s in seeds)
+        with CensusProgress(todo, args.function, quiet=args.quiet) as progress:
+            records = census.run_census(args.function, seeds, args.out, args.workers, args.scheduler, args.steps,
+                                        on_result=lambda record, count, total: progress.done(record),
+                                        restart=args.restart, connect_timeout=args.connect_timeout,
+                                        timeout_s=args.timeout, extract=extract)
     data = census.summary(args.function, records)
     print(json.dumps(data, indent=2) if args.json else census.format_table(data))
     return 0
@@ -41,8 +60,8 @@ def cmd_census(args: argparse.Namespace) -> int:
 
 def add_parsers(sub) -> None:
     """Register ``census`` and ``train`` on the command line's subparsers."""
-    n = sub.add_parser("census", help="train many seeds of a recipe, prove each, group them into families")
-    n.add_argument("function", metavar="FUNCTION", help="recipe name, e.g. minimum, min_skip, absolute_value")
+    n = sub.add_parser("census", help="train many seeds of a recipe, check each, group them into families")
+    n.add_argument("function", metavar="FUNCTION", help="recipe name, e.g. minimum, min_skip, min2_w8, min4_deep, median3")
     n.add_argument("--seeds", type=cli_args.integer(1, cli_args.MAX_SEEDS), required=True,
                    help=f"number of seeds (1..{cli_args.MAX_SEEDS})")
     n.add_argument("--first", type=cli_args.integer(0, cli_args.MAX_SEED), default=0, help="first seed (default 0)")
@@ -57,6 +76,16 @@ def add_parsers(sub) -> None:
     n.add_argument("--restart", action="store_true", help="empty --out first instead of resuming from it")
     n.add_argument("--steps", type=cli_args.integer(0, cli_args.MAX_STEPS),
                    help=f"override the recipe's number of steps (0..{cli_args.MAX_STEPS}; quick runs)")
+    n.add_argument("--timeout", type=cli_args.seconds, default=10.0, metavar="S",
+                   help="seconds for each stage of a seed: the check, then the extraction (default 10); a "
+                   "stage that runs out says unknown, with the bounds found so far")
+    n.add_argument("--no-extract", action="store_true",
+                   help="do not extract circuits (wide recipes then group by rounding)")
+    n.add_argument("--regroup", action="store_true",
+                   help="train nothing: extract the circuits of the records in --out again from the weights "
+                   "they keep, rewrite the file and group them")
+    n.add_argument("--quiet", action="store_true",
+                   help="no progress (by default a bar on a terminal, else one line per seed on stderr)")
     n.add_argument("--json", action="store_true", help="print the summary as JSON")
     n.set_defaults(func=cmd_census)
 

@@ -101,9 +101,10 @@ def test_targets_match_their_text():
     targets = recipes._targets()
     for rec in recipes.RECIPES.values():
         expr = parse_expression(rec.target)
-        for row in ([3, -5], [-2, 7], [6, 6], [5, 0]):
+        for row in ([3, -5, 2, 1], [-2, 7, 7, -3], [6, 6, 0, 9], [5, 0, -1, 4], [1, 2, 3, 4]):
+            row = row[: len(rec.inputs)]
             point = dict(zip(rec.inputs, row))
-            x = torch.tensor([row[: len(rec.inputs)]], dtype=torch.float32)
+            x = torch.tensor([row], dtype=torch.float32)
             assert float(targets[rec.target](x)) == float(evaluate_expr(expr, point)), rec.name
 
 
@@ -136,3 +137,61 @@ def test_unknown_recipe_and_bad_arguments(tmp_path):
         recipes.train("identity", 0, steps=-3)
     with pytest.raises(ClaimError, match="does not exist"):
         recipes.train_to_file("identity", 0, tmp_path / "missing" / "m.json")
+
+
+#: The seed recipes as they were before the census recipes came (their weights must not change).
+SEED_RECIPES = {
+    "identity": (("x",), "x", "R", 500, 0.1, 1000, "SGD", (1, 2, 1), False, "mlp_fresh_uniform"),
+    "negative_identity": (("x",), "-x", "R", 500, 0.1, 1000, "SGD", (1, 2, 1), False, "mlp_fresh_uniform"),
+    "absolute_value": (("x",), "abs(x)", "R", 500, 0.1, 1000, "SGD", (1, 2, 1), False, "mlp_fresh_uniform"),
+    "addition": (("x1", "x2"), "x1 + x2", "R^2", 500, 0.1, 1000, "SGD", (2, 2, 1), False, "mlp_fresh_uniform"),
+    "subtraction": (("x1", "x2"), "x1 - x2", "R^2", 500, 0.1, 1000, "SGD", (2, 2, 1), False, "mlp_fresh_uniform"),
+    "minimum": (("x1", "x2"), "min(x1, x2)", "R^2", 10000, 0.1, 1000, "SGD", (2, 3, 1), False, "mlp_fresh_uniform"),
+    "min_skip": (("a", "b"), "min(a, b)", "R^2", 300, 0.01, 32, "Adam", (2, 2, 1), True, "skip_min"),
+    "is_even": (("x",), "Mod(x, 2)", "x in {0..15}", 2000, 0.01, None, "Adam", (1, 2, 2, 2, 2, 2, 1), True,
+                "relu_chain"),
+}
+CENSUS_RECIPES = ["min2_w3", "min2_w8", "min2_w16", "min3", "min4_deep", "min4_flat", "median3", "abs_w8"]
+
+
+def test_seed_recipes_are_unchanged():
+    for name, fields in SEED_RECIPES.items():
+        r = recipes.RECIPES[name]
+        assert (r.inputs, r.target, r.domain, r.steps, r.lr, r.batch_size, r.optimizer, r.widths, r.bias,
+                r.kind) == fields, name
+        assert r.group_by == "rounding"
+
+
+def test_census_recipes_are_bounded_and_consistent():
+    from proofs.text_to_domain import parse_domain
+    from proofs.text_to_expr import parse_expression
+
+    for name in CENSUS_RECIPES:
+        r = recipes.recipe(name)
+        assert r.group_by == "extract" and not r.bias and r.widths[-1] == 1
+        assert len(r.inputs) == r.widths[0]
+        domain = parse_domain(r.domain, list(r.inputs))
+        assert domain.is_bounded(r.inputs), name
+        assert {str(s) for s in parse_expression(r.target).free_symbols} == set(r.inputs), name
+    assert len(recipes.recipe("min4_deep").widths) == 4 and len(recipes.recipe("min4_flat").widths) == 3
+    assert recipes.recipe("min3").widths[1:] == (8, 4, 1) and recipes.recipe("median3").widths[1:] == (8, 4, 1)
+    assert [recipes.recipe(f"min2_w{w}").widths[1] for w in (3, 8, 16)] == [3, 8, 16]
+
+
+def test_a_deep_census_recipe_is_deterministic_and_its_circuit_is_the_module():
+    first = recipes.train("min4_deep", 5, steps=30, progress=False)
+    again = recipes.train("min4_deep", 5, steps=30, progress=False)
+    assert first.circuit == again.circuit and first.final_loss == again.final_loss
+    assert [a.name for a in first.circuit.neurons][:2] == ["h1_1", "h1_2"]
+    assert "h2_4" in {a.name for a in first.circuit.neurons}
+    x = torch.tensor([[0.5, -0.25, 0.75, -1.0], [0.1, 0.2, -0.3, 0.4]])
+    with torch.no_grad():
+        expected = first.module(x).flatten().tolist()
+    for row, want in zip(x.tolist(), expected):
+        (got,) = first.circuit.evaluate(dict(zip(first.circuit.inputs, row)))
+        assert abs(float(got) - want) < 1e-5
+
+
+def test_census_recipes_learn():
+    trained = recipes.train("abs_w8", 0, progress=False)  # 1000 steps, about 0.5 s
+    assert trained.final_loss < 1e-8 < trained.metadata["initial_loss"]
