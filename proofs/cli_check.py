@@ -76,15 +76,19 @@ def _certificate(args: argparse.Namespace, result, deadline) -> dict:
     return {"certificate": facts} if args.json else {"certificate": cli_certificate.describe(facts)}
 
 
-def _single_report(args: argparse.Namespace, name: str, result, extra: dict) -> None:
-    """``--report DIR`` on claim and check: the same pages as the catalogue's, for one result."""
+def _single_report(args: argparse.Namespace, prefix: str, result, extra: dict) -> None:
+    """``--report DIR`` on claim and check: the same pages as the catalogue's, for one result, named
+    by the claim's content (``PREFIX-<hash>``), beside the claims already reported in DIR."""
     if not args.report:
         return
     from proofs import report
 
+    options = ["round"] if getattr(args, "round", False) else []
+    name = report.claim_slug(prefix, result.claim, *options)
     paths = report.write_reports([(name, result, extra)], result.elapsed_s, args.report)
     if not args.json:
-        print(f"report: {paths[0]}")
+        page = next((p for p in paths if p.parent.name == "theorems" and p.name == f"{name}.html"), None)
+        print(f"report: {paths[0]}" + (f" (this claim: {page})" if page else ""))
 
 
 def _print_result(result, as_json: bool, extra: dict | None = None) -> None:
@@ -112,26 +116,7 @@ def _print_result(result, as_json: bool, extra: dict | None = None) -> None:
     for key, value in (extra or {}).items():
         if value is None and key in _ROUNDED_KEYS:
             continue  # no rounding satisfies the claim: simpler_circuit says so
-        print(f"{key}: {shown(value)}")
-
-
-def shown(value) -> str:
-    """A fact's value for people: exact numbers readable, points as ``x1 = ..., x2 = ...``.
-
-    >>> shown({"x1": "1/3", "x2": "-1"}), shown(["1/2", None]), shown("min(x1, x2)")
-    ('x1 = 0.3333 (1/3), x2 = -1', '0.5 (1/2), None', 'min(x1, x2)')
-    >>> shown([[1, "refuted"], [10, "proved"]])
-    '1: refuted; 10: proved'
-    """
-    from symbolic.printing import readable
-
-    if isinstance(value, dict):
-        return ", ".join(f"{k} = {shown(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value):
-        return "; ".join(f"{shown(k)}: {shown(v)}" for k, v in value)  # pairs: rounding attempts (q: verdict)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(shown(v) for v in value)
-    return "None" if value is None else readable(value)
+        print(f"{key}: {readable(value)}")
 
 
 _ROUNDED_KEYS = ("rounded_expression", "rounded_relu_form", "denominator")

@@ -16,12 +16,11 @@ def cmd_simplify(args: argparse.Namespace) -> int:
     ``--target``, satisfying ``|N - target| <= EPS``. Both by the one rounding rule of
     :func:`verify.rounding.simplest_rounding` (with ``--target`` it is exactly ``check --round``'s
     search, so both give the same circuit); the chosen rounding's claim is proved, not sampled."""
-    from proofs.cli_check import shown
     from proofs.text_to_domain import parse_domain
     from proofs.text_to_expr import parse_expression
     from symbolic.budget import Deadline
     from symbolic.circuit_to_closed_form import closed_form
-    from symbolic.printing import show
+    from symbolic.printing import readable, show
     from verify.claim import Claim, Equality, Tolerance, is_condition
     from verify.decide import Config
     from verify.rounding import round_and_prove, round_within, rounding_attempts
@@ -70,8 +69,8 @@ def cmd_simplify(args: argparse.Namespace) -> int:
             print(f"rounded (denominators <= {report['denominator']}): {report['rounded_expression']}")
             print(f"proved: {goal} on {report['domain']} ({report['proved_by']})")
             if report.get("rounding_error") is not None:
-                print(f"exact rounding error on {report['domain']}: {shown(report['rounding_error'])}"
-                      f" at {shown(report['rounding_error_at'])}")
+                print(f"exact rounding error on {report['domain']}: {readable(report['rounding_error'])}"
+                      f" at {readable(report['rounding_error_at'])}")
     return 0 if rounding.proved else EXIT_UNKNOWN
 
 
@@ -100,7 +99,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from proofs import analysis
     from proofs.text_to_expr import parse_number
     from symbolic.circuit_to_features import name_features, reconstructors
-    from symbolic.printing import show
+    from symbolic.printing import readable, show
     from verify.decide import Config
 
     from symbolic.budget import Deadline
@@ -139,7 +138,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"closed form: {report['closed_form']}  ({proof.verdict.value} on R^n, {proof.method})")
         print("features:")
         for f in report["features"]:
-            print(f"  {f['neuron']}: {f['description']}" + ("" if f["scale"] == "1" else f" (x{f['scale']})"))
+            print(f"  {f['neuron']}: {f['description']}" + ("" if f["scale"] == "1" else f" (x{readable(f['scale'])})"))
         for key in ("reconstructors", "library_matches", "sub_circuits"):
             print(f"{key.replace('_', ' ')}:" + ("" if report[key] else " none"))
             for line in report[key]:

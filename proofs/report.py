@@ -1,77 +1,31 @@
-"""Reports: one result model, rendered as self-contained HTML, Markdown (LaTeX) and versioned JSON.
+"""Reports on disk: a catalogue, or a user's claims and checks, as self-contained HTML, Markdown
+(LaTeX) and versioned JSON.
 
-For each theorem (or a user's claim or model check) :func:`theorem_page` gives the statement and
-domain in mathematical notation (presentation MathML in HTML, ``$$`` LaTeX in Markdown), the
-circuit as an SVG diagram, its closed form, the verdict with its method and evidence, a figure of
-network vs target with the counterexample marked, facts about trained models, versions, the
-weights hash and timings. :func:`write_reports` writes a catalogue (``index.html``, ``index.md``,
-``catalogue.json`` and ``theorems/<name>.*``); every file is written to a temporary file and
-renamed, and the index last, so a failure never leaves a half-written report in place of a good
-one. The JSON documents follow ``docs/report-schema.json`` (``"version": 1``). The notation lives in
-:mod:`proofs.notation`, the HTML and Markdown templates in :mod:`proofs.report_templates`.
+:func:`write_reports` writes ``index.html``, ``index.md``, ``catalogue.json`` and
+``theorems/<name>.*``; every file is written to a temporary file and renamed, and the index last,
+so a failure never leaves a half-written report in place of a good one. The JSON documents follow
+``docs/report-schema.json`` (``"version": 1``). A report of user claims (rows with no expected
+verdict) keeps the claims already in its folder: each has its own page, named by its content
+(:func:`claim_slug`), and the index lists them all with their verdicts. Each page's model comes
+from :mod:`proofs.result_to_page`, the templates from :mod:`proofs.report_templates`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import hashlib
 import json
 import multiprocessing
 import os
-import platform
-import re
-import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from html import escape
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import sympy as sp
-
-from proofs.circuit_to_svg import LEGEND, active_when, circuit_svg, node_formula, shorten_numbers
-from proofs.notation import domain_parts, math, math_chunks, statement_parts
-from proofs.plots import plot_svg
-from proofs.report_templates import (_html_page, _index_html, _index_markdown, _scoped_css, _theorem_body,
-                                     _theorem_markdown)
-from proofs.text_to_expr import parse_expression
+from proofs.report_templates import _index_html, _index_markdown, _user_index_html, _user_index_markdown
+from proofs.result_to_page import (FORMATS, SCHEMA_VERSION, UserClaim, _pages, _rows, build,  # noqa: F401
+                                   catalogue_json, circuit_html, program, result_html, slugs, theorem_page,
+                                   versions, weights_sha256)
 from symbolic import errors
 from symbolic.atomic import write_text_atomic
-from symbolic.circuit_to_closed_form import closed_form
-from symbolic.printing import show
-from symbolic.relu import sym
-from verify.realizability import Unrealizable
-from verify.result import exact_str
-
-SCHEMA_VERSION = 1
-FORMATS = ("html", "md", "json")
-
-
-def versions(figures: bool = False) -> dict[str, str]:
-    """Versions of Python, the solver and the libraries behind a verdict (and its figures: matplotlib
-    when it drew one here, or ``figures`` says one was drawn, e.g. in a rendering process)."""
-    import sympy
-    import z3
-
-    found = {"python": platform.python_version(), "sympy": sympy.__version__, "z3": z3.get_version_string()}
-    if "matplotlib" in sys.modules:
-        found["matplotlib"] = sys.modules["matplotlib"].__version__
-    elif figures:
-        from importlib import metadata
-
-        found["matplotlib"] = metadata.version("matplotlib")
-    return found
-
-
-def weights_sha256(circuit) -> str | None:
-    """SHA-256 of the circuit's exact weights (its graph-format JSON text); None for symbolic weights."""
-    from networks import json_to_circuit
-
-    try:
-        text = json_to_circuit.dumps(circuit)
-    except errors.MathCircuitsError:
-        return None
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -81,252 +35,55 @@ def write_atomic(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 
 
-@dataclasses.dataclass(frozen=True)
-class UserClaim:
-    """A report row for a claim that is not in the catalogue: a name and no expected verdict."""
 
-    name: str
-    claim: object
-    source: str = "user claim"
-    expected: None = None
+def claim_slug(prefix: str, claim, *options: str) -> str:
+    """A page name for a user's claim, from its content: ``prefix-`` and 10 hex digits of the
+    SHA-256 of the network's exact weights, the statement (target and kind), the domain and
+    ``options``. Two different claims get two pages; the same claim again gets its own page back.
 
-    @property
-    def circuit(self):
-        return getattr(self.claim, "template", None) or self.claim.circuit
-
-
-def _rows(rows: Iterable) -> list[tuple]:
-    """``(theorem, result)`` or ``(theorem, result, extra)`` rows as triples; a plain name as the
-    theorem stands for a user's claim (no expected verdict)."""
-    out = []
-    for row in rows:
-        theorem = UserClaim(row[0], row[1].claim) if isinstance(row[0], str) else row[0]
-        out.append((theorem, row[1], dict(row[2]) if len(row) > 2 and row[2] else {}))
-    return out
-
-
-def catalogue_json(rows, total_s: float, pages: Mapping[str, str] | None = None) -> dict:
-    """The catalogue run as a JSON-ready dict (schema version ``SCHEMA_VERSION``)."""
-    rows = _rows(rows)
-    counts = {v: sum(r.verdict.value == v for _, r, _ in rows) for v in ("proved", "refuted", "unknown")}
-    theorems = []
-    for t, r, _ in rows:
-        entry = {"name": t.name, "source": t.source, "expected": t.expected and t.expected.value,
-                 "as_expected": None if t.expected is None else r.verdict is t.expected, **r.to_json(),
-                 "weights_sha256": weights_sha256(t.circuit)}
-        if pages is not None:
-            entry["page"] = pages[t.name]
-        theorems.append(entry)
-    return {"schema": "mathcircuits-catalogue", "version": SCHEMA_VERSION, "versions": versions(),
-            "elapsed_s": round(total_s, 6), "all_as_expected": all(r.verdict is t.expected for t, r, _ in rows if t.expected is not None),
-            "counts": counts, "theorems": theorems}
-
-
-def slugs(names: Sequence[str]) -> dict[str, str]:
-    """Safe, unique file stems for theorem names (``<script>`` never reaches a path or a URL).
-
-    >>> slugs(['min', 'a/b', 'a?b'])
-    {'min': 'min', 'a/b': 'a_b', 'a?b': 'a_b_2'}
+    >>> import sympy as sp
+    >>> from symbolic.circuit import from_layers
+    >>> from verify.claim import Claim
+    >>> net = from_layers([([[1]], None), ([[1]], None)])
+    >>> one, two = (claim_slug("claim", Claim(net, t)) for t in (sp.Symbol('x', real=True), sp.Integer(0)))
+    >>> one.startswith("claim-") and len(one) == 16 and one != two
+    True
     """
-    out: dict[str, str] = {}
-    used: set[str] = set()
-    for name in names:
-        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:80] or "theorem"
-        slug, i = stem, 1
-        while slug.lower() in used:
-            i += 1
-            slug = f"{stem}_{i}"
-        used.add(slug.lower())
-        out[name] = slug
-    return out
+    circuit = getattr(claim, "template", None) or claim.circuit
+    content = [weights_sha256(circuit) or str(circuit), claim.statement(),
+               claim.domain.describe(claim.variables), repr(claim.kind), *options]
+    digest = hashlib.sha256(json.dumps(content).encode("utf-8")).hexdigest()[:10]
+    return f"{slugs([prefix])[prefix]}-{digest}"
 
 
-
-# -- the result model -------------------------------------------------------------------------------
-def _jsonable(value):
-    """Exact values as strings, containers recursively; JSON scalars unchanged."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value.value if isinstance(value, enum.Enum) else str(value)
+#: A user report's ``catalogue.json`` larger than this is not read back (its entries are dropped).
+MAX_INDEX_BYTES = 50_000_000
 
 
-#: Closed forms are left out above these sizes (inlining wide layers into one formula is slow and
-#: the result unreadable); the diagram and the exact program are always shown.
-MAX_CLOSED_FORM_NEURONS, MAX_CLOSED_FORM_FAN_IN = 32, 8
-
-
-def _closed_form(circuit):
-    """The closed form (Min/Max rewriting for small circuits), or None when it is too long to show."""
-    wide = any(len(a.terms) > MAX_CLOSED_FORM_FAN_IN for a in circuit.neurons)
-    if wide or len(circuit.neurons) > MAX_CLOSED_FORM_NEURONS:
-        return None
+def _kept_entries(directory: Path, new_names: set[str]) -> list[dict]:
+    """The entries of an earlier user report in ``directory`` (its ``catalogue.json``) whose pages
+    are still there, except those the new rows replace; nothing when there is none or it is not ours."""
+    path = directory / "catalogue.json"
     try:
-        expr = closed_form(circuit, minmax=len(circuit.neurons) <= 10)
-    except (errors.MathCircuitsError, ValueError, TypeError):
-        return None
-    return expr if len(str(expr)) <= 1500 else None
-
-
-def program(circuit) -> str:
-    """The circuit as exact text, one assignment a line (``h1 = R(x1 - x2)``), without simplifying."""
-    lines = [f"{a.name} = {node_formula(circuit, a.name, exact=True)}" for a in circuit.assignments]
-    return "\n".join([f"inputs: {', '.join(circuit.inputs)}", *lines, f"outputs: {', '.join(circuit.outputs)}"])
-
-
-def _about(rounded: bool, denominator) -> str:
-    """Which network the verdict is about, in a few words (``denominator``: the rounding's bound q)."""
-    if rounded:
-        return f"its rounding to denominators <= {denominator}" if denominator is not None else "its rounding"
-    return "the network as given"
-
-
-def _trained_intro(rounded: bool, trained: Mapping) -> str:
-    """Which network the verdict is about, said before the trained-model facts."""
-    if rounded:
-        return ("The trained weights are canonicalised and rounded to the simplest rationals (denominators up "
-                "to q) for which the claim holds; the verdict above is about that rounded network, not the "
-                "trained one. Its distance to the trained network is below.")
-    if "simpler_circuit" in trained:
-        return ("The verdict above is about the trained network as given, weight for weight, with its exact "
-                "worst-case error. Then a simpler circuit: the simplest rounding of its weights that satisfies "
-                "the claim, if any, and the exact distance between the two.")
-    return "The verdict above is about the network as given, weight for weight."
-
-
-def _confirmation(result) -> dict | None:
-    """``--cross-check``'s outcome with its line for people, or None."""
-    if result.confirmation is None:
-        return None
-    from verify.cross_check import CrossCheck
-
-    return {**result.confirmation, "text": CrossCheck.from_json(result.confirmation).line()}
-
-
-
-
-_LABELS = {"simpler_circuit": "a simpler circuit", "rounded_expression": "rounded network", "rounded_relu_form": "rounded, as ReLUs",
-           "denominator": "largest denominator q", "rounding_attempts": "rounding steps (q: verdict)",
-           "max_error": "exact worst-case error max |N − f|", "max_error_at": "attained at",
-           "rounding_error": "exact rounding error", "weights_sha256": "weights SHA-256",
-           "trained_error": "the trained network's own error", "relative_error_c": "c (exact)",
-           "relative_error_at": "|N − f| = c · max|xᵢ| at", "trained_error_short": "in short"}
-
-
-def _trained_rows(trained: dict) -> list[dict]:
-    """Trained-model facts as table rows: label, text, and math (MathML, LaTeX) for formulas."""
-    rows = []
-    for key, value in trained.items():
-        if value is None and key in ("rounded_expression", "rounded_relu_form", "denominator"):
-            continue  # no rounding satisfies the claim ("a simpler circuit" says so)
-        text = value if isinstance(value, str) else json.dumps(value)
-        if key == "rounding_attempts" and isinstance(value, list):
-            text = "; ".join(f"q = {q}: {v}" for q, v in value)
-        elif isinstance(value, dict):
-            text = ", ".join(f"{k} = {v}" for k, v in value.items())
-        ml = tex = None
-        if key.startswith("rounded_") and isinstance(value, str):
-            try:
-                ml, tex = math([parse_expression(value)])
-            except errors.MathCircuitsError:
-                pass
-        rows.append({"label": _LABELS.get(key, key.replace("_", " ")), "text": text, "mathml": ml, "latex": tex})
-    return rows
-
-
-def build(theorem, result, extra: dict | None = None) -> tuple[dict, dict]:
-    """The result model of one theorem: ``(facts, view)``. ``facts`` is the JSON document; ``view``
-    holds the same facts typeset (MathML, LaTeX, SVG) for the HTML and Markdown pages."""
-    start = time.perf_counter()
-    name = getattr(theorem, "name", theorem)
-    if not isinstance(name, str) or not name:
-        raise errors.ClaimError(f"a report needs a theorem or a name, got {theorem!r}")
-    claim = getattr(theorem, "claim", None) or result.claim
-    template = isinstance(claim, Unrealizable)
-    circuit = claim.template if template else claim.circuit
-    decided = result.claim.template if template else result.claim.circuit
-    expected = getattr(theorem, "expected", None)
-    extra = dict(extra or {})  # facts computed by whoever decided (a report only renders)
-    statement, domain = statement_parts(claim), domain_parts(claim.domain, claim.variables)
-    statement_tex, domain_tex = math(statement)[1], math(domain)[1]
-    full_ml, full_tex = math(statement + (["for all"] + domain if domain and not template else []))
-    closed = _closed_form(decided)
-    closed_ml = closed_tex = closed_eq_tex = None
-    if closed is not None:
-        lhs = sp.Function("N_w" if template else "N")(*(sym(n) for n in decided.inputs))
-        closed_ml, closed_eq_tex = math([sp.Eq(lhs, shorten_numbers(closed), evaluate=False)])
-        closed_tex = math([closed])[1]
-    cex = result.counterexample
-    facts = {
-        "schema": "mathcircuits-theorem", "version": SCHEMA_VERSION, "name": name,
-        "source": getattr(theorem, "source", None),
-        "kind": "unrealizable" if template else type(claim.kind).__name__.lower(),
-        "verdict": result.verdict.value, "expected": expected.value if expected else None,
-        "as_expected": None if expected is None else result.verdict is expected,
-        "method": result.method, "elapsed_s": round(result.elapsed_s, 6),
-        "statement": {"text": claim.statement(), "latex": statement_tex, "latex_with_domain": full_tex},
-        "domain": {"text": claim.domain.describe(claim.variables), "latex": domain_tex},
-        "target": {"text": show(claim.target)},
-        "closed_form": None if closed is None else {"text": show(closed), "latex": closed_tex},
-        "counterexample": None if cex is None else {
-            "point": {k: exact_str(v) for k, v in cex.point.items()},
-            "network_value": exact_str(cex.network_value), "target_value": exact_str(cex.target_value)},
-        "reason": result.reason, "evidence": result.evidence,
-        "cross_check": _confirmation(result),
-        "about": _about(decided != circuit, extra.get("denominator")),
-        "circuit": {"inputs": list(circuit.inputs), "outputs": list(circuit.outputs),
-                    "neurons": len(circuit.neurons), "depth": max(circuit.depth().values(), default=0),
-                    "assignments": [{"name": a.name, "activation": a.activation.value,
-                                     "formula": node_formula(circuit, a.name)} for a in circuit.assignments],
-                    "weights_sha256": weights_sha256(circuit)},
-        "trained": _jsonable(extra) if extra else None,
-        "versions": {}, "timings": {"decide_s": round(result.elapsed_s, 6)},
-    }
-    if template:
-        facts["witness_points"] = [{k: str(v) for k, v in p.items()} for p in claim.points]
-    salt = slugs([name])[name]
-    worst = extra.get("max_error_at") if cex is None else None
-    plot = plot_svg(result, salt=salt, mark=worst, mark_label="worst-case error") if not template else None
-    view = {"statement": math_chunks(statement), "domain": math_chunks(domain), "full": full_ml,
-            "closed_tex": closed_eq_tex, "closed": closed_ml, "program": program(circuit),
-            "diagram": circuit_svg(circuit, active_when(circuit)), "plot": plot, "slug": salt,
-            "rounded": circuit_svg(decided, active_when(decided)) if decided != circuit else None,
-            "trained": _trained_rows(facts["trained"] or {}),
-            "trained_intro": _trained_intro(decided != circuit, facts["trained"] or {})}
-    facts["figures"] = {"circuit": True, "rounded_circuit": view["rounded"] is not None, "plot": plot is not None}
-    facts["timings"]["render_s"] = round(time.perf_counter() - start, 6)
-    return facts, view
-
-
-
-# -- pages and files --------------------------------------------------------------------------------
-def _pages(facts: dict, view: dict, links: bool) -> dict[str, str]:
-    facts["versions"] = versions()
-    pages = {"html": _html_page(facts["name"], _theorem_body(facts, view, links), SCHEMA_VERSION),
-             "md": _theorem_markdown(facts, view, links),
-             "json": json.dumps(facts, indent=2, ensure_ascii=False) + "\n",
-             f"svg:{view['slug']}.circuit.svg": view["diagram"]}
-    if view["rounded"]:
-        pages[f"svg:{view['slug']}.rounded.svg"] = view["rounded"]
-    if view["plot"]:
-        pages[f"svg:{view['slug']}.plot.svg"] = view["plot"]
-    return pages
-
-
-def theorem_page(theorem, result, extra: dict | None = None, *, links: bool = False) -> dict[str, str]:
-    """The pages of one theorem, claim or model check: ``{"html", "md", "json"}``, plus the SVG files
-    the Markdown page shows under keys ``"svg:<file name>"``.
-
-    ``theorem`` is a catalogue :class:`~proofs.catalogue.Theorem` or just a name (a user's claim);
-    ``extra`` carries trained-model facts (``rounded_expression``, ``denominator``, ``max_error``,
-    ``max_error_at``, ``rounding_error``, ...); ``links`` adds a catalogue page's navigation.
-    """
-    facts, view = build(theorem, result, extra)
-    return _pages(facts, view, links)
-
+        if path.stat().st_size > MAX_INDEX_BYTES:
+            return []
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(doc, dict) or doc.get("schema") != "mathcircuits-catalogue" or \
+            not isinstance(doc.get("theorems"), list):
+        return []
+    kept = []
+    for entry in doc["theorems"]:
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("page"), str)
+                and entry.get("verdict") in ("proved", "refuted", "unknown")):
+            continue
+        page = directory / entry["page"]
+        if entry["name"] in new_names or not entry["page"].startswith("theorems/") or \
+                not any(page.with_name(page.name + f".{fmt}").is_file() for fmt in FORMATS):
+            continue
+        kept.append(entry)
+    return kept
 
 
 def write_reports(rows, total_s: float, directory: str | os.PathLike,
@@ -338,12 +95,19 @@ def write_reports(rows, total_s: float, directory: str | os.PathLike,
     before anything is written; each file goes through a temporary file and a rename, the index
     last. An unwritable folder is a :class:`~symbolic.errors.MathCircuitsError` (one line).
     Returns the written paths, ``index.html`` first when HTML is among ``formats``.
+
+    Rows of user claims (no expected verdict) make a user report: the claims an earlier user
+    report left in ``directory`` stay (a row with the same name replaces its page), and the index
+    lists every claim with its verdict (not a catalogue's "as expected").
     """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:
         raise errors.MathCircuitsError(f"report formats must be among {', '.join(FORMATS)}, got {list(formats)}")
     rows = _rows(rows)
-    names = slugs([t.name for t, _, _ in rows])
+    out = Path(directory)
+    user = all(t.expected is None for t, _, _ in rows)
+    kept = _kept_entries(out, {t.name for t, _, _ in rows}) if user else []
+    names = slugs([t.name for t, _, _ in rows], taken=[e["page"].removeprefix("theorems/") for e in kept])
     start = time.perf_counter()
     models, files = [], {}
     for facts, view, pages in _render_all(rows, names):
@@ -353,18 +117,22 @@ def write_reports(rows, total_s: float, directory: str | os.PathLike,
             if fmt in formats or (fmt == "svg" and "md" in formats):
                 files[f"theorems/{name or view['slug'] + '.' + fmt}"] = text
     drawn = any(facts["figures"]["plot"] for facts, _ in models)
+    pages_of = {t.name: f"theorems/{names[t.name]}" for t, _, _ in rows}
+    doc = catalogue_json(rows, total_s, pages_of)
+    doc["versions"] = versions(drawn)
+    doc["render_s"] = round(time.perf_counter() - start, 6)
+    if kept:
+        doc["theorems"] = kept + doc["theorems"]
+        doc["counts"] = {v: sum(e["verdict"] == v for e in doc["theorems"]) for v in ("proved", "refuted", "unknown")}
     index = {}
     if "json" in formats:
-        pages_of = {t.name: f"theorems/{names[t.name]}" for t, _, _ in rows}
-        doc = catalogue_json(rows, total_s, pages_of)
-        doc["versions"] = versions(drawn)
-        doc["render_s"] = round(time.perf_counter() - start, 6)
         index["catalogue.json"] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     if "md" in formats:
-        index["index.md"] = _index_markdown(models, total_s, versions(drawn))
+        index["index.md"] = _user_index_markdown(doc["theorems"], versions(drawn)) if user else \
+            _index_markdown(models, total_s, versions(drawn))
     if "html" in formats:
-        index["index.html"] = _index_html(models, total_s, versions(drawn), SCHEMA_VERSION)
-    out = Path(directory)
+        index["index.html"] = _user_index_html(doc["theorems"], versions(drawn), SCHEMA_VERSION) if user else \
+            _index_html(models, total_s, versions(drawn), SCHEMA_VERSION)
     written: list[Path] = []
     try:
         for name, text in [*files.items(), *index.items()]:  # the index last: it links to the rest
@@ -425,24 +193,4 @@ def report_for(names: Sequence[str], directory: str | os.PathLike, config=None) 
     rows = [(t, *t.run_with_facts(config or Config())) for t in theorems]
     return write_reports(rows, time.perf_counter() - start, directory)
 
-
-# -- notebooks --------------------------------------------------------------------------------------
-def result_html(result) -> str:
-    """An HTML fragment for a notebook: a result's statement, verdict, evidence, figure and circuit."""
-    facts, view = build("claim", result)
-    facts["versions"] = versions()
-    return f'<div class="mc-report"><style>{_scoped_css()}</style>{_theorem_body(facts, view, False)}</div>'
-
-
-def circuit_html(circuit) -> str:
-    """An HTML fragment for a notebook: the circuit diagram and its closed form."""
-    closed = _closed_form(circuit)
-    formula = ""
-    if closed is not None:
-        lhs = sp.Function("N")(*(sym(n) for n in circuit.inputs))
-        formula = f'<math display="block">{math([sp.Eq(lhs, shorten_numbers(closed), evaluate=False)])[0]}</math>'
-
-    return (f'<div class="mc-report"><style>{_scoped_css()}</style><figure><div class="scroll">'
-            f"{circuit_svg(circuit, active_when(circuit))}</div><figcaption>{escape(LEGEND)}</figcaption></figure>"
-            f"{formula}</div>")
 

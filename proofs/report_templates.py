@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from html import escape
 
 from proofs.circuit_to_svg import LEGEND
+from symbolic.printing import readable
 
 
 # -- HTML -------------------------------------------------------------------------------------------
@@ -46,7 +47,7 @@ _TEMPLATES = {
 figures are inline SVG: this page needs no script and no network.</footer></body></html>
 """,
     "theorem": """{% from "macros" import badge %}<article class="mc-report">
-{% if links %}<nav><a href="../index.html">&larr; Catalogue</a> &middot;
+{% if links %}<nav><a href="../index.html">&larr; {{ "Catalogue" if f.expected else "All claims" }}</a> &middot;
 <a href="{{ v.slug }}.md">Markdown</a> &middot; <a href="{{ v.slug }}.json">JSON</a></nav>{% endif %}
 <h1>{{ f.name }}</h1>{% if f.source %}<p class="muted">{{ f.source }}</p>{% endif %}
 <p>{{ badge(f.verdict) }} by <code>{{ f.method }}</code> in {{ "%.3f"|format(f.elapsed_s) }} s
@@ -57,9 +58,10 @@ figures are inline SVG: this page needs no script and no network.</footer></body
 <h2>Evidence</h2>
 {% if f.counterexample %}<p>{{ cex_title }}, replayed exactly:</p><table class="facts">
 {% for k, x in f.counterexample.point.items() %}
-<tr><th><code>{{ k }}</code></th><td><code>{{ x }}</code></td></tr>{% endfor %}
-<tr><th>network value</th><td><code>{{ f.counterexample.network_value }}</code></td></tr>
-<tr><th>target value</th><td><code>{{ f.counterexample.target_value }}</code></td></tr></table>{% endif %}
+<tr><th><code>{{ k }}</code></th><td><code title="{{ x }}">{{ x|readable }}</code></td></tr>{% endfor %}
+<tr><th>network value</th><td><code title="{{ f.counterexample.network_value }}">{{ f.counterexample.network_value|readable }}</code></td></tr>
+<tr><th>target value</th><td><code title="{{ f.counterexample.target_value }}">{{ f.counterexample.target_value|readable }}</code></td></tr></table>
+<p class="muted small">Exact values: hover a number, or read the JSON page.</p>{% endif %}
 {% if f.evidence %}<p>{{ f.evidence }}</p>{% endif %}{% if f.reason %}<p>Reason: {{ f.reason }}</p>{% endif %}
 {% if f.cross_check %}<p{% if f.cross_check.agree == false %} class="mismatch"{% endif %}><strong>Cross-check:</strong> {{ f.cross_check.text }}</p>{% endif %}
 {% if f.get("witness_points") %}<p class="muted small">Witness points:
@@ -106,15 +108,38 @@ Also as <a href="index.md">Markdown</a> and <a href="catalogue.json">JSON</a>.</
 {% endfor %}</tbody></table></div>
 <p class="muted small">Versions:
 {% for k, x in versions.items() %}{{ k }} {{ x }}{{ ", " if not loop.last else "" }}{% endfor %}.</p>""",
+    "claims": """{% from "macros" import badge %}<h1>mathcircuits: {{ title }}</h1>
+<p>{% if rows|length == 1 %}Verdict: {{ badge(rows[0].verdict) }} {{ meaning[rows[0].verdict] }}.
+{%- else %}{{ rows|length }} claims:
+{% for k, n in counts.items() %}<span class="badge {{ k }}">{{ n }} {{ k }}</span> {% endfor %}{% endif %}
+Also as <a href="index.md">Markdown</a> and <a href="catalogue.json">JSON</a>.</p>
+<div class="scroll"><table><thead><tr><th class="num">#</th><th>Claim</th><th>Statement</th>
+<th>Domain</th><th>Verdict</th></tr></thead><tbody>
+{% for r in rows %}<tr><td class="num">{{ loop.index }}</td>
+<td class="name"><a href="{{ r.page }}.html">{{ r.name }}</a><div class="muted small">{{ r.source or "" }}</div></td>
+<td><code>{{ r.statement }}</code></td><td><code>{{ r.domain }}</code></td>
+<td class="verdict">{{ badge(r.verdict) }}<div class="muted small">{{ meaning[r.verdict] }}</div>
+<div class="muted small"><code>{{ r.method }}</code>, {{ "%.3f"|format(r.elapsed_s) }} s</div></td></tr>
+{% endfor %}</tbody></table></div>
+<p class="muted small">Versions:
+{% for k, x in versions.items() %}{{ k }} {{ x }}{{ ", " if not loop.last else "" }}{% endfor %}.</p>""",
 }
+
+#: What a user's verdict says, in words.
+MEANING = {"proved": "the claim holds", "refuted": "the claim is violated (a counterexample, replayed exactly)",
+           "unknown": "not decided (see the reason on its page)"}
 
 
 @functools.cache
 def _env():
     import jinja2
 
+    from symbolic.printing import readable
+
     loader = jinja2.DictLoader(_TEMPLATES)
-    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["readable"] = readable  # an exact number for people: decimal and fraction
+    return env
 
 
 def _safe_view(view: dict) -> dict:
@@ -155,7 +180,8 @@ def _theorem_markdown(f: dict, v: dict, links: bool) -> str:
     slug = v["slug"]
     out = [f"# {_md(f['name'])}", ""]
     if links:
-        out += [f"[← Catalogue](../index.md) · [HTML]({slug}.html) · [JSON]({slug}.json)", ""]
+        back = "Catalogue" if f["expected"] else "All claims"
+        out += [f"[← {back}](../index.md) · [HTML]({slug}.html) · [JSON]({slug}.json)", ""]
     if f["source"]:
         out += [_md(f["source"]), ""]
     verdict = f"**{f['verdict']}** by {_md_code(f['method'])} in {f['elapsed_s']:.3f} s"
@@ -167,9 +193,10 @@ def _theorem_markdown(f: dict, v: dict, links: bool) -> str:
     if cex:
         what = "Weights that fit every witness point" if f["kind"] == "unrealizable" else "Counterexample"
         out += [f"{what}, replayed exactly:", "", "| | value |", "|---|---|"]
-        out += [f"| {_md_code(k)} | {_md_code(x)} |" for k, x in cex["point"].items()]
-        out += [f"| network value | {_md_code(cex['network_value'])} |",
-                f"| target value | {_md_code(cex['target_value'])} |", ""]
+        out += [f"| {_md_code(k)} | {_md_code(readable(x))} |" for k, x in cex["point"].items()]
+        out += [f"| network value | {_md_code(readable(cex['network_value']))} |",
+                f"| target value | {_md_code(readable(cex['target_value']))} |", "",
+                "Exact values: the JSON page.", ""]
     out += [_md(x) for x in (f["evidence"], f["reason"] and f"Reason: {f['reason']}",
                              f["cross_check"] and f"**Cross-check:** {f['cross_check']['text']}") if x] + [""]
     if v["plot"]:
@@ -219,6 +246,34 @@ def _index_html(models: list, total_s: float, versions: Mapping[str, str], versi
     body = _env().get_template("index").render(rows=rows, counts=counts, differ=differ, total=total_s,
                                                versions=versions)
     return _html_page("mathcircuits: the catalogue", body, version, wide=True)
+
+
+# -- a user's claims ------------------------------------------------------------------------------
+def _claims_title(entries: list) -> str:
+    return "a claim" if len(entries) == 1 else f"{len(entries)} claims"
+
+
+def _user_index_html(entries: list, versions: Mapping[str, str], version: int) -> str:
+    """The index of a user report: every claim in the folder with its verdict (catalogue entries)."""
+    counts = {k: sum(e["verdict"] == k for e in entries) for k in ("proved", "refuted", "unknown")}
+    body = _env().get_template("claims").render(rows=entries, counts=counts, versions=versions, meaning=MEANING,
+                                                title=_claims_title(entries))
+    return _html_page(f"mathcircuits: {_claims_title(entries)}", body, version, wide=True)
+
+
+def _user_index_markdown(entries: list, versions: Mapping[str, str]) -> str:
+    counts = {k: sum(e["verdict"] == k for e in entries) for k in ("proved", "refuted", "unknown")}
+    if len(entries) == 1:
+        summary = f"Verdict: **{entries[0]['verdict']}**, {MEANING[entries[0]['verdict']]}."
+    else:
+        summary = f"{len(entries)} claims: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "."
+    lines = [f"# mathcircuits: {_claims_title(entries)}", "", summary + " Versions: "
+             + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
+             "| claim | statement | domain | verdict | method | s |", "|---|---|---|---|---|---|"]
+    for e in entries:
+        lines.append(f"| [{_md(e['name'])}]({e['page']}.md) | {_md_code(e['statement'])} | {_md_code(e['domain'])} | "
+                     f"**{e['verdict']}**: {_md(MEANING[e['verdict']])} | {_md_code(e['method'])} | {e['elapsed_s']:.3f} |")
+    return "\n".join(lines) + "\n"
 
 
 # -- notebooks --------------------------------------------------------------------------------------

@@ -50,8 +50,9 @@ def readable(value: object) -> str:
     with the exact fraction beside it, abbreviated when long (the full value belongs in JSON).
 
     A decimal with trailing zeros (``0.3333``, ``-1.000``) is rounded; one without (``0.5``) is
-    exact. A mapping (a multi-output value) is shown name by name, a boolean as true/false; text
-    that spells a rational is read as one; anything else is shown as it prints.
+    exact. A mapping (a point, a multi-output value) is shown name by name, a list item by item
+    (a list of pairs as ``a: b; c: d``), a boolean as true/false, None as none; text that spells a
+    rational is read as one; anything else is shown as it prints.
 
     >>> readable(sp.Integer(19)), readable(Fraction(1, 2)), readable(Fraction(-1, 3))
     ('19', '0.5 (1/2)', '-0.3333 (-1/3)')
@@ -61,11 +62,19 @@ def readable(value: object) -> str:
     ('-1.000 (-1073741823/1073741824)', '0.9912 (897/905)', 'true')
     >>> readable({"y1": Fraction(1, 4), "y2": 3}), readable(10**40)
     ('y1 = 0.25 (1/4), y2 = 3', '1.000e+40 (10000...000)')
+    >>> readable([[1, "refuted"], [10, "proved"]]), readable(["1/2", None])
+    ('1: refuted; 10: proved', '0.5 (1/2), none')
     """
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return "none"
     if isinstance(value, Mapping):
         return ", ".join(f"{k} = {readable(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value):
+            return "; ".join(f"{readable(k)}: {readable(v)}" for k, v in value)  # pairs, e.g. (q, verdict)
+        return ", ".join(readable(v) for v in value)
     if isinstance(value, str):
         if not _RATIONAL_TEXT.match(value):
             return value

@@ -21,6 +21,7 @@ from proofs import catalogue, report
 from proofs.circuit_to_svg import MAX_LABELLED_EDGES, circuit_svg
 from symbolic import errors
 from symbolic.circuit import from_layers
+from symbolic.printing import readable
 from symbolic.relu import sym
 from verify.claim import Claim
 from verify.decide import decide
@@ -146,7 +147,7 @@ def test_refuted_pages_show_the_counterexample(written):
     cex = json.loads((out / "theorems" / "wrong_minimum.json").read_text())["counterexample"]
     assert "Counterexample" in page and "counterexample:" in page  # the table and the plot's legend
     for value in [*cex["point"].values(), cex["network_value"], cex["target_value"]]:
-        assert f"<code>{value}</code>" in page
+        assert f'<code title="{value}">{readable(value)}</code>' in page  # readable, the exact value on hover
     md = (out / "theorems" / "wrong_minimum.md").read_text()
     assert "$$" in md and "\\min" in md and "![circuit diagram](wrong_minimum.circuit.svg)" in md
 

@@ -202,3 +202,47 @@ def test_simplify_without_a_target_proves_the_rounding_close_to_the_file(capsys)
     assert code == 0 and data["rounded_expression"] == "Min(x1, x2)" and data["denominator"] == 1
     assert data["claim"] == "|N - N_file| <= 1/100" and data["proved_by"] == "regions"
     assert 0 < Fraction(data["rounding_error"]) <= Fraction(1, 100)
+
+
+# -- reports of a user's claims ----------------------------------------------------------------
+def test_claim_reports_are_named_by_content_and_never_overwrite_each_other(capsys, tmp_path):
+    folder = tmp_path / "r"
+    first = ["claim", "relu(x)", "--target", "x", "--domain", "[-1, 1]", "--report", folder]
+    second = ["claim", "relu(x)", "--target", "relu(x)", "--domain", "[-1, 1]", "--report", folder]
+    assert run(capsys, *first)[0] == 1 and run(capsys, *second)[0] == 0
+    pages = sorted(p.stem for p in (folder / "theorems").glob("*.html"))
+    assert len(pages) == 2 and all(p.startswith("claim-") for p in pages)
+    doc = json.loads((folder / "catalogue.json").read_text())
+    assert sorted(e["page"] for e in doc["theorems"]) == [f"theorems/{p}" for p in pages]
+    assert doc["counts"] == {"proved": 1, "refuted": 1, "unknown": 0}
+    index = (folder / "index.html").read_text()
+    assert all(f'href="theorems/{p}.html"' in index for p in pages) and "2 claims" in index
+    assert run(capsys, *first)[0] == 1  # the same claim again: its own page, no third one
+    assert len(list((folder / "theorems").glob("*.html"))) == 2
+    assert len(json.loads((folder / "catalogue.json").read_text())["theorems"]) == 2
+
+
+def test_a_check_index_states_the_users_verdict(capsys, tmp_path):
+    model = ROOT / "networks" / "trained" / "minimum_seed0.json"
+    code, out, err = run(capsys, "check", model, "--target", "min(x1, x2)", "--domain", "[-1, 1]^2",
+                         "--report", tmp_path / "r")
+    assert code == 1, err
+    index, md = (tmp_path / "r" / "index.html").read_text(), (tmp_path / "r" / "index.md").read_text()
+    for text in (index, md):
+        assert "the catalogue" not in text and "as expected" not in text
+        assert "refuted" in text and "the claim is violated" in text
+    page = next((tmp_path / "r" / "theorems").glob("minimum_seed0-*.html")).read_text()
+    assert "All claims" in page and "Catalogue" not in page
+
+
+def test_report_pages_show_exact_numbers_readably(capsys, tmp_path):
+    model = ROOT / "networks" / "trained" / "minimum_seed0.json"
+    run(capsys, "check", model, "--target", "min(x1, x2)", "--domain", "[-1, 1]^2", "--report", tmp_path)
+    stem = next((tmp_path / "theorems").glob("minimum_seed0-*.json")).stem
+    facts = json.loads((tmp_path / "theorems" / f"{stem}.json").read_text())
+    x2 = facts["counterexample"]["point"]["x2"]
+    assert "/" in x2 and len(x2) > 20  # JSON: the exact value, unchanged
+    html = (tmp_path / "theorems" / f"{stem}.html").read_text()
+    assert f'<code title="{x2}">4.629e-8 (7170803/15489...888)</code>' in html
+    md = (tmp_path / "theorems" / f"{stem}.md").read_text()
+    assert "4.629e-8 (7170803/15489...888)" in md and "9.255e-6 (24628...887/26610...392)" in md
