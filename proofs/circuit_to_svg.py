@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
@@ -239,7 +240,7 @@ def circuit_svg(circuit: Circuit, feature_names: Mapping[str, str] | None = None
         else:
             below += 1
             lanes[(s, t)] = bottom + _LANE * below
-    y0 = min([0.0] + list(lanes.values())) - 12
+    y0 = min([0.0] + [lane - 6 for lane in lanes.values()]) - 12  # room for a label above the top lane
     y1 = max([tallest] + list(lanes.values())) + 12
 
     taken = [(pos[n][0] - size[n][0] / 2, pos[n][1] - size[n][1] / 2, pos[n][0] + size[n][0] / 2,
@@ -267,6 +268,26 @@ def circuit_svg(circuit: Circuit, feature_names: Mapping[str, str] | None = None
     tail = "".join(f'<text x="{_PAD}" y="{cap_y + 15 * i:.1f}" font-size="11.5" fill="#555">{escape(line)}</text>'
                    for i, line in enumerate(caption)) + "</svg>"
     return (head + "".join(body) + tail).encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+#: A diagram on a page shrinks to the width of the page down to this fraction of its drawn size
+#: (labels stay legible); wider still, its container scrolls.
+MIN_SCALE = 0.55
+
+
+def fitted(svg: str) -> str:
+    """``svg`` (from :func:`circuit_svg`) sized for a page: as wide as its container, never wider
+    than drawn, never narrower than ``MIN_SCALE`` of that (the height follows the viewBox).
+
+    >>> fitted('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 50" width="200" height="50"></svg>')[:93]
+    '<svg style="width:100%;height:auto;max-width:200px;min-width:110px" xmlns="http://www.w3.org/'
+    """
+    match = re.search(r'\swidth="([0-9.]+)"', svg[:svg.find(">")])
+    if not svg.startswith("<svg ") or match is None:
+        return svg
+    drawn = float(match.group(1))
+    style = f"width:100%;height:auto;max-width:{drawn:.0f}px;min-width:{drawn * MIN_SCALE:.0f}px"
+    return f'<svg style="{style}" ' + svg[len("<svg "):]
 
 
 LEGEND = ("Blue edges: positive weights, red: negative, dashed: symbolic; exact weights in the "

@@ -187,11 +187,23 @@ def plot_svg(result_or_circuit, target: sp.Basic | None = None, domain: Domain |
             axes = fig.add_axes((0.11, 0.11, 0.68, top - 0.17)), fig.add_axes((0.83, 0.11, 0.03, top - 0.17))
             _plot_2d(fig, axes, circuit, domain, kind, net, tgt, mark, mark_label)
         if params:
-            fig.suptitle("weights: " + ", ".join(f"{k} = {v}" for k, v in params.items()), fontsize=9, y=0.98)
+            fig.suptitle("weights: " + ", ".join(f"{k} = {_short(v)}" for k, v in params.items()), fontsize=9, y=0.98)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     return text[text.index("<svg"):]
+
+
+def _short(value) -> str:
+    """An exact number for a legend: itself when short, else its readable decimal (fraction dropped).
+
+    >>> _short("1/2"), _short("7170803/154895948709888")
+    ('1/2', '4.629e-8')
+    """
+    from symbolic.printing import readable
+
+    text = readable(value)
+    return str(value) if len(str(value)) <= 12 else text.split(" (")[0]
 
 
 def _plot_1d(ax, circuit, domain, kind, net, tgt, params, mark, mark_label) -> None:
@@ -219,9 +231,9 @@ def _plot_1d(ax, circuit, domain, kind, net, tgt, params, mark, mark_label) -> N
         if isinstance(kind, Tolerance) and kind.eps > 0:
             f = tgt(xs).astype(float)
             eps = float(kind.eps)
-            ax.fill_between(xs, f - eps, f + eps, color="#888", alpha=0.2, lw=0, label=f"f ± {kind.eps}")
+            ax.fill_between(xs, f - eps, f + eps, color="#888", alpha=0.2, lw=0, label=f"f ± {_short(kind.eps)}")
     if condition:
-        ax.axhline(float(kind.threshold), color="#555", lw=0.9, ls=":", label=f"threshold {kind.threshold}")
+        ax.axhline(float(kind.threshold), color="#555", lw=0.9, ls=":", label=f"threshold {_short(kind.threshold)}")
         where = np.array(points) if points else xs
         truth = tgt(where)
         if not truth.all():
@@ -231,7 +243,7 @@ def _plot_1d(ax, circuit, domain, kind, net, tgt, params, mark, mark_label) -> N
         x = float(mark[name])
         ax.axvline(x, color="#c53030", lw=0.9, ls=":")
         ax.plot([x], [float(net(np.array([x]))[0])], "o", mfc="none", mec="#c53030", ms=10, mew=2,
-                label=f"{mark_label}: {name} = {mark[name]}")
+                label=f"{mark_label}: {name} = {_short(mark[name])}")
     ax.set_xlabel(name)
     ax.set_xlim(lo, hi)
     ax.grid(alpha=0.25)
@@ -289,7 +301,7 @@ def _plot_2d(fig, axes, circuit, domain, kind, net, tgt, mark, mark_label) -> No
     fig.colorbar(art, cax=cax, label=label)
     if n1 in mark and n2 in mark:
         ax.plot([float(mark[n1])], [float(mark[n2])], marker="*", color="#ffd400", mec="#000", ms=16, ls="none",
-                label=f"{mark_label}: ({mark[n1]}, {mark[n2]})")
+                label=f"{mark_label}: ({_short(mark[n1])}, {_short(mark[n2])})")
         ax.legend(fontsize=8, loc="upper left", framealpha=0.85)
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(n1)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from html import escape
 
-from proofs.circuit_to_svg import LEGEND
+from proofs.circuit_to_svg import LEGEND, fitted
 from symbolic.printing import readable
 
 
@@ -29,11 +29,13 @@ td.name{min-width:13rem;max-width:19rem;overflow-wrap:anywhere}
 font-weight:600;font-size:.85rem;color:#fff}.proved{background:#1f7a3a}.refuted{background:#b42318}
 .unknown{background:#6b7280}.mismatch{color:#b42318;font-weight:700}tr.differs{background:#fff5f5}
 figure{margin:1rem 0}figcaption{color:#5a6472;font-size:.9rem;margin-top:.3rem;max-width:60rem}
-figure svg{max-width:100%;height:auto}.scroll{overflow-x:auto}.scroll svg{max-width:none}
-math{font-size:1.1em}math[display=block]{margin:.6rem 0;overflow-x:auto;overflow-y:hidden}
+figure svg{max-width:100%;height:auto}.scroll{overflow-x:auto;max-width:100%}
+math{font-size:1.1em}math[display=block]{margin:.6rem 0;overflow-x:auto;overflow-y:hidden;max-width:100%}
+p.formula{line-height:2.2}p.formula math{margin-right:.35em}
+td code,td math{overflow-wrap:anywhere;white-space:normal}td math{display:inline-block;max-width:100%;overflow-x:auto}
 footer{margin-top:2.5rem;font-size:.85rem}
 @media print{body{max-width:none;padding:0;font-size:10.5pt}nav{display:none}.scroll{overflow:visible}
-.scroll svg{max-width:100%}tr,figure{break-inside:avoid}a{color:inherit;text-decoration:none}}
+.scroll svg{max-width:100%!important;min-width:0!important}tr,figure{break-inside:avoid}a{color:inherit;text-decoration:none}}
 """
 
 _TEMPLATES = {
@@ -68,10 +70,11 @@ figures are inline SVG: this page needs no script and no network.</footer></body
 {% for p in f.witness_points %}({{ p.values()|join(", ") }}){{ ", " if not loop.last else "" }}{% endfor %}</p>{% endif %}
 {% if v.plot %}<h2>Network and target</h2><figure>{{ v.plot }}<figcaption>Computed in floating point
 on a grid for illustration only; the verdict above is exact.</figcaption></figure>{% endif %}
-<h2>Circuit</h2><figure><div class="scroll">{{ v.diagram }}</div><figcaption>{{ legend }}</figcaption></figure>
+<h2>Circuit</h2><figure><div class="scroll">{{ v.diagram|fitted }}</div><figcaption>{{ legend }}</figcaption></figure>
 {% if v.rounded %}<p>After rounding (the network the verdict is about):</p>
-<figure><div class="scroll">{{ v.rounded }}</div></figure>{% endif %}
-{% if v.closed %}<p>Closed form:</p><math display="block">{{ v.closed }}</math>{% endif %}
+<figure><div class="scroll">{{ v.rounded|fitted }}</div></figure>{% endif %}
+{% if v.closed_lines %}<p>Closed form:</p><p class="formula">{% for m in v.closed_lines %}<math>{{ m }}</math>
+{% endfor %}</p>{% elif v.closed %}<p>Closed form:</p><math display="block">{{ v.closed }}</math>{% endif %}
 <details><summary>Exact program ({{ f.circuit.assignments|length }} assignments)</summary>
 <pre>{{ v.program }}</pre></details>
 {% if v.trained %}<h2>Trained model</h2><p>{{ v.trained_intro }}</p>
@@ -134,11 +137,14 @@ MEANING = {"proved": "the claim holds", "refuted": "the claim is violated (a cou
 def _env():
     import jinja2
 
+    from markupsafe import Markup
+
     from symbolic.printing import readable
 
     loader = jinja2.DictLoader(_TEMPLATES)
     env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["readable"] = readable  # an exact number for people: decimal and fraction
+    env.filters["fitted"] = lambda svg: Markup(fitted(str(svg)))  # a diagram as wide as the page allows
     return env
 
 

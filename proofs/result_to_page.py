@@ -24,7 +24,7 @@ from html import escape
 
 import sympy as sp
 
-from proofs.circuit_to_svg import LEGEND, active_when, circuit_svg, node_formula, shorten_numbers
+from proofs.circuit_to_svg import LEGEND, active_when, circuit_svg, fitted, node_formula, shorten_numbers
 from proofs.notation import domain_parts, math, math_chunks, statement_parts
 from proofs.plots import plot_svg
 from proofs.report_templates import _html_page, _scoped_css, _theorem_body, _theorem_markdown
@@ -160,6 +160,41 @@ def _closed_form(circuit):
     return expr if len(str(expr)) <= 1500 else None
 
 
+#: A closed form longer than this (as text) is typeset in pieces a browser can wrap.
+WRAP_CHARS = 90
+
+
+def wrapped(lhs, expr, width: int = WRAP_CHARS) -> list[str] | None:
+    """``lhs = expr`` as MathML pieces of about ``width`` characters each, cut between the terms of
+    a sum, so that a long closed form wraps on a narrow page; None when it is short or no sum.
+
+    >>> x = sym('x')
+    >>> parts = wrapped(sp.Function('N')(x), sum(sp.Rational(k, 7) * sp.Max(0, x - k) for k in range(1, 30)), 60)
+    >>> len(parts) > 3 and all(p.startswith('<mrow>') for p in parts) and '<mo>+</mo>' in parts[1]
+    True
+    """
+    if not isinstance(expr, sp.Add) or len(show(expr)) <= width:
+        return None
+    lines: list[str] = []
+    size = 0
+    pieces: list[str] = []
+    for k, term in enumerate(expr.as_ordered_terms()):
+        negative = k > 0 and term.could_extract_minus_sign()
+        body = math([-term if negative else term])[0]
+        if k == 0:
+            piece = math([sp.Eq(lhs, term, evaluate=False)])[0]
+        else:
+            piece = f"<mrow><mo>{'&#x2212;' if negative else '+'}</mo>{body}</mrow>"
+        length = len(show(term)) + 3
+        if pieces and size + length > width:
+            lines.append("<mrow>" + "".join(pieces) + "</mrow>")
+            pieces, size = [], 0
+        pieces.append(piece)
+        size += length
+    lines.append("<mrow>" + "".join(pieces) + "</mrow>")
+    return lines
+
+
 def program(circuit) -> str:
     """The circuit as exact text, one assignment a line (``h1 = R(x1 - x2)``), without simplifying."""
     lines = [f"{a.name} = {node_formula(circuit, a.name, exact=True)}" for a in circuit.assignments]
@@ -241,11 +276,12 @@ def build(theorem, result, extra: dict | None = None) -> tuple[dict, dict]:
     statement_tex, domain_tex = math(statement)[1], math(domain)[1]
     full_ml, full_tex = math(statement + (["for all"] + domain if domain and not template else []))
     closed = _closed_form(decided)
-    closed_ml = closed_tex = closed_eq_tex = None
+    closed_ml = closed_tex = closed_eq_tex = closed_lines = None
     if closed is not None:
         lhs = sp.Function("N_w" if template else "N")(*(sym(n) for n in decided.inputs))
         closed_ml, closed_eq_tex = math([sp.Eq(lhs, shorten_numbers(closed), evaluate=False)])
         closed_tex = math([closed])[1]
+        closed_lines = wrapped(lhs, shorten_numbers(closed))
     cex = result.counterexample
     facts = {
         "schema": "mathcircuits-theorem", "version": SCHEMA_VERSION, "name": name,
@@ -278,7 +314,8 @@ def build(theorem, result, extra: dict | None = None) -> tuple[dict, dict]:
     worst = extra.get("max_error_at") if cex is None else None
     plot = plot_svg(result, salt=salt, mark=worst, mark_label="worst-case error") if not template else None
     view = {"statement": math_chunks(statement), "domain": math_chunks(domain), "full": full_ml,
-            "closed_tex": closed_eq_tex, "closed": closed_ml, "program": program(circuit),
+            "closed_tex": closed_eq_tex, "closed": closed_ml, "closed_lines": closed_lines,
+            "program": program(circuit),
             "diagram": circuit_svg(circuit, active_when(circuit)), "plot": plot, "slug": salt,
             "rounded": circuit_svg(decided, active_when(decided)) if decided != circuit else None,
             "trained": _trained_rows(facts["trained"] or {}),
@@ -333,6 +370,6 @@ def circuit_html(circuit) -> str:
         formula = f'<math display="block">{math([sp.Eq(lhs, shorten_numbers(closed), evaluate=False)])[0]}</math>'
 
     return (f'<div class="mc-report"><style>{_scoped_css()}</style><figure><div class="scroll">'
-            f"{circuit_svg(circuit, active_when(circuit))}</div><figcaption>{escape(LEGEND)}</figcaption></figure>"
+            f"{fitted(circuit_svg(circuit, active_when(circuit)))}</div><figcaption>{escape(LEGEND)}</figcaption></figure>"
             f"{formula}</div>")
 

@@ -246,3 +246,68 @@ def test_report_pages_show_exact_numbers_readably(capsys, tmp_path):
     assert f'<code title="{x2}">4.629e-8 (7170803/15489...888)</code>' in html
     md = (tmp_path / "theorems" / f"{stem}.md").read_text()
     assert "4.629e-8 (7170803/15489...888)" in md and "9.255e-6 (24628...887/26610...392)" in md
+
+
+# -- wide diagrams fit the page ----------------------------------------------------------------------
+def _drawn_extent(svg: str) -> tuple[tuple[float, float, float, float], tuple[float, float, float, float]]:
+    """The viewBox and the extent of every box and label drawn (text width estimated generously)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)
+    x0, y0, w, h = (float(v) for v in root.get("viewBox").split())
+    xs, ys = [], []
+    for el in root.iter():
+        tag = el.tag.rsplit("}", 1)[-1]
+        if tag == "rect":
+            x, y, rw, rh = (float(el.get(k)) for k in ("x", "y", "width", "height"))
+            xs += [x, x + rw]
+            ys += [y, y + rh]
+        elif tag == "text":
+            size = float(el.get("font-size", 12))
+            width = 0.6 * size * len(el.text or "")
+            left = float(el.get("x")) - (width / 2 if el.get("text-anchor") == "middle" else 0)
+            xs += [left, left + width]
+            ys += [float(el.get("y")) - size, float(el.get("y")) + 3]
+    return (x0, y0, x0 + w, y0 + h), (min(xs), min(ys), max(xs), max(ys))
+
+
+@pytest.mark.parametrize("name", ["is_even", "is_even_8bit", "minimum_of_four", "min_via_relu", "equation_one"])
+def test_the_viewbox_covers_everything_drawn(name):
+    from networks import library
+    from proofs.circuit_to_svg import active_when, circuit_svg
+
+    circuit = library.make_is_even(8) if name == "is_even_8bit" else getattr(library, f"make_{name}")()
+    (vx0, vy0, vx1, vy1), (x0, y0, x1, y1) = _drawn_extent(circuit_svg(circuit, active_when(circuit)))
+    assert vx0 <= x0 and vy0 <= y0 and x1 <= vx1 and y1 <= vy1, ((vx0, vy0, vx1, vy1), (x0, y0, x1, y1))
+
+
+def test_a_wide_diagram_scales_to_the_page(tmp_path):
+    import re
+
+    from proofs import report
+    from proofs.report_templates import CSS
+
+    report.report_for(["is_even_4bit"], tmp_path)
+    page = (tmp_path / "theorems" / "is_even_4bit.html").read_text()
+    svg = re.search(r'<div class="scroll">(<svg [^>]*>)', page).group(1)
+    drawn = float(re.search(r' width="([0-9.]+)"', svg).group(1))
+    assert drawn > 1100  # wider than the page's text column (74rem)
+    style = re.search(r'style="([^"]*)"', svg).group(1)
+    assert "width:100%" in style and "height:auto" in style and f"max-width:{drawn:.0f}px" in style
+    assert float(re.search(r"min-width:([0-9.]+)px", style).group(1)) < 1100  # fits a 74rem column
+    assert ".scroll{overflow-x:auto" in CSS and "math[display=block]{" in CSS and "overflow-x:auto" in CSS
+    standalone = (tmp_path / "theorems" / "is_even_4bit.circuit.svg").read_text()
+    assert standalone.startswith("<svg xmlns=") and "viewBox=" in standalone  # the file keeps its own size
+
+
+def test_long_closed_forms_wrap():
+    import sympy as sp
+
+    from proofs.result_to_page import wrapped
+    from symbolic.relu import ReLU, sym
+
+    x = sym("x")
+    long = sum(sp.Rational(k, 7) * ReLU(x - k) for k in range(1, 40))
+    lines = wrapped(sp.Function("N")(x), long)
+    assert lines is not None and len(lines) >= 5 and lines[0].count("<mo>=</mo>") == 1
+    assert wrapped(sp.Function("N")(x), ReLU(x) - x) is None  # a short one stays one formula
