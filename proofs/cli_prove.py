@@ -143,18 +143,41 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(rows) -> None:
-    width = max(len(t.name) for t, _, _ in rows)
-    method = max(len(r.method) for _, r, _ in rows)
-    checked = any(r.confirmation is not None for _, r, _ in rows)
-    header = f"{'name':{width}s} {'statement':46s} {'domain':24s} {'verdict':8s} {'method':{method}s} {'s':>6s}"
-    header += "  confirmed by (--cross-check)" if checked else ""
-    print(header)
-    print("-" * len(header))
+#: Colours of the verdicts on a terminal (plain text elsewhere).
+_STYLE = {"proved": "green", "refuted": "red", "unknown": "yellow"}
+
+
+def _print_table(rows, stream=None) -> None:
+    """The catalogue as a table drawn by ``rich``: coloured on a terminal; to a file or a pipe
+    plain text at its natural width (one line per theorem, no colour codes), as scripts read it."""
+    import sys
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    stream = stream or sys.stdout
+    terminal = stream.isatty()
+    rule = box.SIMPLE_HEAD if terminal else box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n")  # ASCII
+    table = Table(box=rule, show_edge=False, pad_edge=False, header_style="bold" if terminal else "")
+    for name, justify in (("name", "left"), ("statement", "left"), ("domain", "left"), ("verdict", "left"),
+                          ("method", "left"), ("s", "right")):
+        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis")
+    if any(r.confirmation is not None for _, r, _ in rows):
+        table.add_column("confirmed by (--cross-check)", no_wrap=True)
     for t, r, _ in rows:
-        mark = "" if r.verdict is t.expected else f" (expected {t.expected.value})"
-        print(f"{t.name:{width}s} {_shorten(t.statement(), 46):46s} {_shorten(t.domain(), 24):24s} "
-              f"{r.verdict.value:8s} {r.method:{method}s} {r.elapsed_s:6.3f}{_confirmed(r)}{mark}")
+        verdict = Text(r.verdict.value, style=_STYLE[r.verdict.value] if terminal else "")
+        if r.verdict is not t.expected:
+            verdict.append(f" (expected {t.expected.value})", style="bold red" if terminal else "")
+        cells = [Text(t.name), Text(_shorten(t.statement(), 46)), Text(_shorten(t.domain(), 24)), verdict,
+                 Text(r.method), Text(f"{r.elapsed_s:.3f}")]  # Text: '[x < 10]' is no markup
+        if len(table.columns) > 6:
+            cells.append(Text(_confirmed(r).strip()))
+        table.add_row(*cells)
+    console = Console(file=stream, highlight=False, soft_wrap=False, color_system="auto" if terminal else None,
+                      force_terminal=terminal, width=None if terminal else 1000)
+    console.print(table)
 
 
 def _confirmed(result) -> str:

@@ -311,3 +311,30 @@ def test_long_closed_forms_wrap():
     lines = wrapped(sp.Function("N")(x), long)
     assert lines is not None and len(lines) >= 5 and lines[0].count("<mo>=</mo>") == 1
     assert wrapped(sp.Function("N")(x), ReLU(x) - x) is None  # a short one stays one formula
+
+
+# -- the prove table (rich) -------------------------------------------------------------------------
+def test_the_prove_table_is_plain_text_off_a_terminal_and_coloured_on_one(capsys):
+    import io
+
+    from proofs import catalogue, cli_prove
+    from verify.decide import Config
+
+    code, out, err = run(capsys, "prove", "identity", "step_on_R", "minimum_needs_three_neurons")
+    assert code == 0 and "\x1b[" not in out
+    lines = out.splitlines()
+    assert lines[0].split() == ["name", "statement", "domain", "verdict", "method", "s"]
+    assert set(lines[1]) == {"-"}
+    rows = {line.split()[0]: line for line in lines[2:5]}
+    assert "N(x) = [x < 10]" in rows["step_on_R"] and " refuted " in rows["step_on_R"]  # brackets kept
+    assert lines[-1].startswith("3 theorems: 2 proved, 1 refuted, 0 unknown; all as expected")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    theorems = catalogue.select(["identity", "step_on_R"])
+    rows, _ = cli_prove._run_theorems(theorems, Config(timeout_s=10), quiet=True)
+    terminal = Terminal()
+    cli_prove._print_table(rows, terminal)
+    assert "\x1b[32mproved" in terminal.getvalue() and "\x1b[31mrefuted" in terminal.getvalue()
