@@ -8,6 +8,7 @@ per theorem.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
 
@@ -175,9 +176,13 @@ def _print_table(rows, stream=None) -> None:
         if len(table.columns) > 6:
             cells.append(Text(_confirmed(r).strip()))
         table.add_row(*cells)
-    console = Console(file=stream, highlight=False, soft_wrap=False, color_system="auto" if terminal else None,
-                      force_terminal=terminal, width=None if terminal else 1000)
-    console.print(table)
+    if terminal:
+        Console(file=stream, highlight=False, soft_wrap=False, force_terminal=True).print(table)
+        return
+    plain = io.StringIO()
+    Console(file=plain, highlight=False, soft_wrap=False, color_system=None, force_terminal=False,
+            width=1000).print(table)
+    stream.write("\n".join(line.rstrip() for line in plain.getvalue().splitlines()) + "\n")
 
 
 def _confirmed(result) -> str:
