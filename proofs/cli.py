@@ -254,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_vnnlib.add_parser(sub)
     cli_certify.add_parser(sub)
     cli_equiv.add_parser(sub)
+    from proofs import cli_extract  # issue 14: circuits inside wide networks
+
+    cli_extract.add_parser(sub)
     for name, command in sub.choices.items():  # every command's help ends with its exit codes
         command.formatter_class = argparse.RawDescriptionHelpFormatter
         if "exit codes" not in (command.epilog or ""):

@@ -154,7 +154,7 @@ def extract(claim: Claim, max_neurons: int | None = None, config: Config = Confi
             seen.add(relus)
             rounding = round_and_prove(dataclasses.replace(claim, circuit=simplified.circuit), config)
             last = rounding
-            after = _relus(rounding.rounded) if rounding.proved else None
+            after = len(_relus(rounding.rounded)) if rounding.proved else None
             attempts.append(Attempt(budget * scale, len(relus), simplified.bound, rounding.result.verdict.value,
                                     rounding.denominator if rounding.proved else None, after))
             if rounding.proved and (max_neurons is None or after <= max_neurons):

@@ -108,6 +108,9 @@ def _role(step, name, merged, mirror, s_pre, s_values, c_values, circuit, named,
             return LINEAR, f"with its mirror image rebuilds a linear function, R(z) - R(-z) = z{merged}"
         if step.cost == 0:
             return "unexplained", f"nothing reads it any more: its outgoing weights cancel{merged}"
+        if mirror:
+            return LINEAR, (f"with its mirror image rebuilds a linear function{merged}; the ReLU left over was "
+                            f"removed, moving the output by at most {_short(step.cost)}")
         return "unexplained", f"removed{merged}: moves the output by at most {_short(step.cost)}"
     if step is not None and step.kind == "linear":
         return LINEAR, (f"R(z) = z on the domain{merged}" if step.change == 0 else

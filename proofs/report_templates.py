@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from html import escape
 
-from proofs.circuit_to_svg import LEGEND, fitted
+from symbolic.circuit_to_svg import LEGEND, fitted
 from symbolic.printing import readable
 
 

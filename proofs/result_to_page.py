@@ -24,7 +24,7 @@ from html import escape
 
 import sympy as sp
 
-from proofs.circuit_to_svg import LEGEND, active_when, circuit_svg, fitted, node_formula, shorten_numbers
+from symbolic.circuit_to_svg import LEGEND, active_when, circuit_svg, fitted, node_formula, shorten_numbers
 from proofs.notation import domain_parts, math, math_chunks, statement_parts
 from proofs.plots import plot_svg
 from proofs.report_templates import _html_page, _scoped_css, _theorem_body, _theorem_markdown

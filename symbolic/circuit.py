@@ -262,8 +262,11 @@ class Circuit:
         return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
 
     def _repr_html_(self) -> str:
-        """Notebook display: one row per assignment, formulas as presentation MathML."""
+        """Notebook display: the circuit's diagram, then one row per assignment, formulas as
+        presentation MathML."""
         from html import escape
+
+        from symbolic.circuit_to_svg import diagram_html  # imported here: it imports this module
 
         rows = "".join(
             f"<tr><td><code>{escape(name)}</code></td>"
@@ -271,7 +274,7 @@ class Circuit:
             for name, expr in self._assignment_exprs()
         )
         head = f"<caption>inputs {escape(', '.join(self.inputs))}; outputs {escape(', '.join(self.outputs))}</caption>"
-        return f"<table>{head}{rows}</table>"
+        return f"{diagram_html(self)}<table>{head}{rows}</table>"
 
     def __str__(self) -> str:
         lines = [f"inputs: {', '.join(self.inputs)}"]

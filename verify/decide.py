@@ -139,7 +139,7 @@ def _exhaustive(claim: Claim, start: float, deadline: Deadline) -> Result:
                           evidence=f"exact evaluation; {found.fails_at()} (point {count} of the domain)")
     return Result(claim, Verdict.PROVED, "exhaustive", time.perf_counter() - start,
                   evidence=f"exact evaluation of all {count} points",
-                  certificate=Deferred(lambda: _finite_certificate(claim)))
+                  certificate=Deferred(lambda: _finite_certificate(claim)), stats={"points": count})
 
 
 def _finite_certificate(claim: Claim) -> dict:
@@ -175,7 +175,8 @@ def _regions(claim: Claim, config: Config, start: float) -> Result | None:
         return Result(claim, Verdict.PROVED, "regions", time.perf_counter() - start,
                       evidence=f"N - f is affine on each of {len(cells)} linear regions of the box and "
                                f"|N - f| <= {eps} at all {count} of their vertices",
-                      certificate=Deferred(lambda: _regions_certificate(claim, cells)))  # built when asked for
+                      certificate=Deferred(lambda: _regions_certificate(claim, cells)),  # built when asked for
+                      stats={"cells": len(cells), "vertices": count})
     point = {n: regions.to_fraction(x) for n, x in zip(claim.circuit.inputs, vertex)}
     if not claim.domain.contains(point):
         point = regions.interior_witness(cells, name, lambda d: abs(d) > eps, claim.domain, claim.circuit.inputs,

@@ -123,10 +123,11 @@ class Result:
         colour = {Verdict.PROVED: "#1a7f37", Verdict.REFUTED: "#cf222e", Verdict.UNKNOWN: "#6e7781"}[self.verdict]
         facts = self.to_json()
         detail = self.reason or self.evidence
-        if self.counterexample:
-            point = ", ".join(f"{k} = {v}" for k, v in facts["counterexample"].items())
-            detail = (f"counterexample {point}: network {facts['network_value']}, "
-                      f"target {facts['target_value']} (replayed exactly)")
+        if self.counterexample:  # exact numbers readable (decimal and fraction); exact in to_json
+            cex = self.counterexample
+            point = ", ".join(f"{k} = {readable(v)}" for k, v in cex.point.items())
+            detail = (f"counterexample {point}: network {readable(cex.network_value)}, "
+                      f"target {readable(cex.target_value)} (replayed exactly)")
         return (f"<div><span style='background:{colour};color:white;padding:1px 6px;border-radius:3px'>"
                 f"{self.verdict.value}</span> <code>{escape(facts['statement'])}</code> on "
                 f"<code>{escape(facts['domain'])}</code> by {escape(self.method)} in {self.elapsed_s:.3f} s"

@@ -45,6 +45,7 @@ from fractions import Fraction
 
 from symbolic import errors
 from symbolic.budget import Deadline
+from symbolic.activation import RELU_AND_LINEAR
 from symbolic.circuit import Activation, Assignment, Circuit, to_fraction
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
 
@@ -135,14 +136,14 @@ def _weights(a: Assignment) -> tuple[dict[str, Fraction], Fraction]:
         raise errors.ClaimError(f"{a.name} has a symbolic weight: simplifying needs numeric weights") from None
 
 
-def intervals(circuit: Circuit, box: Box, exact: dict | None = None,
-              deadline: Deadline | None = None) -> dict[str, tuple[Fraction, Fraction]]:
+def intervals(circuit: Circuit, box: Box, exact: dict | None = None, deadline: Deadline | None = None,
+              refine: set | frozenset = frozenset()) -> dict[str, tuple[Fraction, Fraction]]:
     """An exact enclosure of every pre-activation (and of every input) over ``box``.
 
     Interval arithmetic is exact for neurons that read only inputs, and loose deeper (it forgets
     that the neurons it adds are correlated). With ``exact`` (a cache, a dict) the pre-activations
-    of deeper ReLU neurons are instead bounded by their exact extremes over the box, computed by
-    :func:`exact_range`.
+    of the deeper ReLU neurons named in ``refine`` are instead bounded by their exact extremes over
+    the box, computed by :func:`exact_range`.
 
     >>> from symbolic.circuit import from_layers
     >>> net = from_layers([([[1, -1]], [Fraction(1, 2)]), ([[2]], None)], inputs=['a', 'b'])
@@ -153,18 +154,22 @@ def intervals(circuit: Circuit, box: Box, exact: dict | None = None,
     value = dict(pre)
     inputs = set(circuit.inputs)
     for a in circuit.assignments:
-        if a.activation is Activation.SIGMOID:
-            raise errors.ClaimError(f"{a.name} is a sigmoid: simplifying works on ReLU and linear networks")
+        if a.activation not in RELU_AND_LINEAR:
+            raise errors.ClaimError(f"{a.name} is a {a.activation.value}: simplifying works on ReLU and linear networks")
         weights, bias = _weights(a)
         lo = hi = bias
         for s, c in weights.items():
             vlo, vhi = value[s]
             lo, hi = (lo + c * vlo, hi + c * vhi) if c > 0 else (lo + c * vhi, hi + c * vlo)
-        if exact is not None and a.activation is Activation.RELU and lo < 0 < hi and not set(weights) <= inputs:
+        if exact is not None and a.name in refine and lo < 0 < hi and not set(weights) <= inputs:
             lo, hi = exact_range(circuit, a.name, box, (lo, hi), exact, deadline)
         pre[a.name] = (lo, hi)
-        value[a.name] = (max(lo, Fraction(0)), max(hi, Fraction(0))) if a.activation is Activation.RELU else (lo, hi)
+        value[a.name] = a.activation.interval(lo, hi)
     return pre
+
+
+#: Wall-clock budget of one exact range (two maxima); when it ends the proved bounds so far are used.
+RANGE_SECONDS = 2.0
 
 
 def exact_range(circuit: Circuit, name: str, box: Box, enclosure: tuple[Fraction, Fraction], cache: dict,
@@ -191,7 +196,7 @@ def exact_range(circuit: Circuit, name: str, box: Box, enclosure: tuple[Fraction
     sub = dataclasses.replace(circuit, assignments=(*cone[:-1], pre), outputs=(name,))
     domain = Dom({n: RealInterval(lo, hi) for n, (lo, hi) in box.items()})
     lo, hi = enclosure
-    budget = deadline if deadline is not None else Budget(10.0)
+    budget = Budget(RANGE_SECONDS if deadline is None else max(min(RANGE_SECONDS, deadline.remaining()), 0.01))
     found = []
     for end, sign in ((lo, 1), (hi, -1)):
         worst = max_error(sub, sp.Rational(end.numerator, end.denominator), domain, deadline=budget)
@@ -233,22 +238,58 @@ def _normalised(a: Assignment) -> tuple[dict[str, Fraction], Fraction]:
     return {k: v / scale for k, v in vector.items()}, scale
 
 
+def sampled_ranges(circuit: Circuit, box: Box, count: int = 512, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Smallest and largest pre-activation of every assignment over seeded sample points of the
+    box (corners included): floating point, only to choose where exact bounds are worth computing."""
+    import itertools
+
+    import numpy as np
+
+    names = list(circuit.inputs)
+    rng = np.random.default_rng(seed)
+    env = {n: rng.uniform(float(box[n][0]), float(box[n][1]), count) for n in names}
+    if len(names) <= 6:
+        corners = np.array(list(itertools.product(*[(float(box[n][0]), float(box[n][1])) for n in names])))
+        env = {n: np.concatenate([env[n], corners[:, k]]) for k, n in enumerate(names)}
+    out = {}
+    for a in circuit.assignments:
+        z = float(a.bias) + sum(float(c) * env[src] for src, c in a.terms) if a.terms else \
+            np.full(len(env[names[0]]) if names else 1, float(a.bias))
+        out[a.name] = (float(np.min(z)), float(np.max(z)))
+        env[a.name] = np.maximum(z, 0.0) if a.activation is Activation.RELU else z
+    return out
+
+
+#: A deeper neuron gets exact bounds when its sampled pre-activation keeps one sign up to this
+#: fraction of its size (a candidate to remove or make linear cheaply).
+NEARLY = 0.05
+
+
 def candidate_steps(circuit: Circuit, box: Box, deadline: Deadline | None = None,
-                    exact: dict | None = None) -> list[Step]:
+                    exact: dict | None = None, depth_only: int | None = None) -> list[Step]:
     """Every single step available on ``circuit`` with its exact cost, cheapest first (``exact``:
-    see :func:`intervals`)."""
-    pre = intervals(circuit, box, exact, deadline)
-    sense = sensitivities(circuit)
+    see :func:`intervals`), only on the neurons at depth ``depth_only`` when given."""
+    depth = circuit.depth()
     outputs = set(circuit.outputs)
+    relus = [a for a in circuit.assignments if a.activation is Activation.RELU and a.name not in outputs
+             and (depth_only is None or depth[a.name] == depth_only)]
+    refine = set()
+    if exact is not None and any(depth[a.name] > 1 for a in relus):
+        sampled = sampled_ranges(circuit, box)
+        for a in relus:
+            lo, hi = sampled[a.name]
+            size = max(abs(lo), abs(hi)) or 1.0
+            if lo >= -NEARLY * size or hi <= NEARLY * size:
+                refine.add(a.name)
+    pre = intervals(circuit, box, exact, deadline, refine)
+    sense = sensitivities(circuit)
     steps = []
-    relus = [a for a in circuit.assignments if a.activation is Activation.RELU and a.name not in outputs]
     for a in relus:
         lo, hi = pre[a.name]
         s = sense.get(a.name, Fraction(0))
         steps.append(Step("dead", a.name, max(hi, Fraction(0)), s * max(hi, Fraction(0))))
         if hi > 0:
             steps.append(Step("linear", a.name, max(-lo, Fraction(0)), s * max(-lo, Fraction(0))))
-    depth = circuit.depth()
     normal = {a.name: _normalised(a) for a in relus}
     magnitude = {name: max(abs(pre[name][0]), abs(pre[name][1])) for name in pre}
     for i, a in enumerate(relus):
@@ -348,9 +389,9 @@ def simplify(circuit: Circuit, domain: Domain | Box, budget: Fraction, deadline:
              max_rounds: int = 10_000, exact: dict | None = None, start: Simplified | None = None) -> Simplified:
     """Apply the cheapest steps, one at a time and re-costed on the network as it then is, while
     the costs together stay within ``budget`` (steps of cost 0 always apply). ``exact``: a cache
-    dict to bound deeper neurons by their exact ranges (see :func:`intervals`). ``start``: the result
-    of a smaller budget on the same network, continued (the greedy choice makes that the same as
-    starting over)."""
+    dict to bound deeper neurons by their exact ranges (see :func:`intervals`). The layers are
+    simplified in order, shallowest first, so a deeper neuron's exact range is computed once its
+    sources are final. ``start``: the result of a smaller budget on the same network, continued."""
     box = domain if not isinstance(domain, Domain) else bounding_box(domain, circuit.inputs)
     budget = Fraction(budget)
     if budget < 0:
@@ -360,16 +401,19 @@ def simplify(circuit: Circuit, domain: Domain | Box, budget: Fraction, deadline:
         if start.original is not circuit or start.bound > budget:
             raise ValueError("start must simplify the same network within a smaller budget")
         current, done, spent = start.circuit, list(start.steps), start.bound
-    for _ in range(max_rounds):
-        if deadline is not None:
-            deadline.check("simplifying the network")
-        chosen = next((s for s in candidate_steps(current, box, deadline, exact) if spent + s.cost <= budget),
-                      None)
-        if chosen is None:
-            break
-        current = inline_linear(apply_step(current, chosen))
-        done.append(chosen)
-        spent += chosen.cost
+    rounds = 0
+    for level in range(1, max(circuit.depth().values(), default=0) + 1):  # shallow layers first
+        while rounds < max_rounds:
+            rounds += 1
+            if deadline is not None:
+                deadline.check("simplifying the network")
+            chosen = next((s for s in candidate_steps(current, box, deadline, exact, level)
+                           if spent + s.cost <= budget), None)
+            if chosen is None:
+                break
+            current = inline_linear(apply_step(current, chosen))
+            done.append(chosen)
+            spent += chosen.cost
     return Simplified(circuit, current, tuple(done))
 
 

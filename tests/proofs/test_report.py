@@ -18,7 +18,7 @@ import sympy as sp
 
 from networks import library
 from proofs import catalogue, report
-from proofs.circuit_to_svg import MAX_LABELLED_EDGES, circuit_svg
+from symbolic.circuit_to_svg import MAX_LABELLED_EDGES, circuit_svg
 from symbolic import errors
 from symbolic.circuit import from_layers
 from symbolic.printing import readable

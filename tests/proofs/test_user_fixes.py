@@ -274,7 +274,7 @@ def _drawn_extent(svg: str) -> tuple[tuple[float, float, float, float], tuple[fl
 @pytest.mark.parametrize("name", ["is_even", "is_even_8bit", "minimum_of_four", "min_via_relu", "equation_one"])
 def test_the_viewbox_covers_everything_drawn(name):
     from networks import library
-    from proofs.circuit_to_svg import active_when, circuit_svg
+    from symbolic.circuit_to_svg import active_when, circuit_svg
 
     circuit = library.make_is_even(8) if name == "is_even_8bit" else getattr(library, f"make_{name}")()
     (vx0, vy0, vx1, vy1), (x0, y0, x1, y1) = _drawn_extent(circuit_svg(circuit, active_when(circuit)))
@@ -338,3 +338,26 @@ def test_the_prove_table_is_plain_text_off_a_terminal_and_coloured_on_one(capsys
     terminal = Terminal()
     cli_prove._print_table(rows, terminal)
     assert "\x1b[32mproved" in terminal.getvalue() and "\x1b[31mrefuted" in terminal.getvalue()
+
+
+# -- notebook display ----------------------------------------------------------------------------
+def test_a_circuit_shows_its_diagram_in_a_notebook():
+    from symbolic.circuit import from_layers
+    from symbolic.circuit_to_svg import MAX_NOTEBOOK_EDGES
+
+    minimum = from_layers([([[1, 0], [-1, 0], [1, -1]], None), ([[1, -1, -1]], None)], inputs=["x1", "x2"])
+    html = minimum._repr_html_()
+    assert '<svg style="width:100%' in html and "R(x1 - x2)" in html and html.index("<svg") < html.index("<table>")
+    wide = from_layers([([[1] * 50] * 50, None), ([[1] * 50], None)], inputs=[f"x{i}" for i in range(1, 51)])
+    assert "<svg" not in wide._repr_html_() and f"more than {MAX_NOTEBOOK_EDGES}" in wide._repr_html_()
+
+
+def test_symbolic_never_imports_proofs_verify_or_networks():
+    """The data flows networks -> symbolic -> verify -> proofs: the drawing moved down into symbolic."""
+    import ast
+
+    for path in sorted((ROOT / "symbolic").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] in ("proofs", "verify", "networks") for n in names), (path.name, names)
