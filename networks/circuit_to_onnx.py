@@ -132,10 +132,9 @@ def circuit_to_onnx(circuit: Circuit, dtype: str = "auto", allow_rounding: bool 
             nodes.append(helper.make_node("MatMul", [state, constant(f"{stem}_W", weight)], [f"{stem}_mm"]))
             nodes.append(helper.make_node("Add", [f"{stem}_mm", constant(f"{stem}_B", bias)], [f"{stem}_pre"]))
             out = f"{stem}_pre"
-            if activation is not Activation.LINEAR:
+            if activation.onnx_op is not None:
                 out = f"{stem}_out"
-                op = "Relu" if activation is Activation.RELU else "Sigmoid"
-                nodes.append(helper.make_node(op, [f"{stem}_pre"], [out]))
+                nodes.append(helper.make_node(activation.onnx_op, [f"{stem}_pre"], [out]))
             parts.append(out)
             added += [a.name for a in group]
         names += added

@@ -92,14 +92,14 @@ class Tracer:
         return Affine({name: Fraction(1)})
 
     def activate(self, vec, activation: Activation = Activation.RELU) -> Vec:
-        """One neuron per element (ReLU of a constant folds; ReLU of a ReLU is reused)."""
+        """One neuron per element (ReLU of a constant folds; ReLU of a ReLU is reused: idempotent)."""
         if not isinstance(vec, Vec):
             raise Unsupported("activation of a constant tensor")
         out = []
         for item in vec.items:
-            if activation is Activation.RELU and not item.terms:
-                out.append(Affine(bias=max(item.bias, Fraction(0))))
-            elif activation is Activation.RELU and self.kind.get(item.single()) is Activation.RELU:
+            if activation.piecewise_linear and not item.terms:
+                out.append(Affine(bias=activation.exact(item.bias)))
+            elif activation.idempotent and self.kind.get(item.single()) is activation:
                 out.append(item)
             else:
                 out.append(self._step(item, activation))

@@ -39,8 +39,8 @@ def _dims(value):
 
 HANDLERS = {  # op -> (tracer, args, kwargs) -> value
     "linear": lambda t, a, k: t.linear(a[0], arg(a, k, 1, "weight"), arg(a, k, 2, "bias")),
-    "relu": lambda t, a, k: t.activate(a[0], Activation.RELU),
-    "sigmoid": lambda t, a, k: t.activate(a[0], Activation.SIGMOID),
+    **{act.torch_function: (lambda t, a, k, act=act: t.activate(a[0], act))
+       for act in Activation if act.torch_function},
     "identity": lambda t, a, k: a[0],
     "ignore": lambda t, a, k: None,
     "neg": lambda t, a, k: t.neg(a[0]),

@@ -105,7 +105,8 @@ def _sequential_layers(seq, input_width, input_names):
     import torch.nn as nn
 
     leaves = list(_leaves(seq))
-    plain = (nn.Linear, nn.ReLU, nn.Sigmoid, nn.Identity)
+    activations = [(getattr(nn, act.torch_module), act) for act in Activation if act.torch_function]
+    plain = (nn.Linear, nn.Identity, *(cls for cls, _ in activations))
     if not all(isinstance(m, plain) or type(m) is nn.Flatten and m.start_dim == 1 for m in leaves):
         return None
     linears = [m for m in leaves if isinstance(m, nn.Linear)]
@@ -123,11 +124,10 @@ def _sequential_layers(seq, input_width, input_names):
             weight = exact_tensor(m.weight, f"layer {k} weight").tolist()
             layers.append([weight, bias, Activation.LINEAR])
             width = m.out_features
-        elif isinstance(m, (nn.ReLU, nn.Sigmoid)):
-            act = Activation.RELU if isinstance(m, nn.ReLU) else Activation.SIGMOID
+        elif act := next((a for cls, a in activations if isinstance(m, cls)), None):
             if layers and layers[-1][2] is Activation.LINEAR:
                 layers[-1][2] = act
-            elif not (layers and layers[-1][2] is act is Activation.RELU):  # R(R(z)) = R(z)
+            elif not (layers and layers[-1][2] is act and act.idempotent):  # R(R(z)) = R(z)
                 layers.append([_identity(width), None, act])
     return layers or [[_identity(width), None, Activation.LINEAR]]
 
@@ -219,7 +219,9 @@ def _function_table() -> dict:
     import torch.nn.functional as F
 
     table = {
-        "linear": [F.linear], "sigmoid": [torch.sigmoid, F.sigmoid], "relu": [torch.relu, F.relu],
+        "linear": [F.linear],
+        **{act.torch_function: [getattr(torch, act.torch_function), getattr(F, act.torch_function)]
+           for act in Activation if act.torch_function},
         "neg": [operator.neg, torch.neg], "add": [operator.add, torch.add],
         "sub": [operator.sub, torch.sub], "mul": [operator.mul, torch.mul],
         "div": [operator.truediv, torch.div],
@@ -253,8 +255,8 @@ class _GraphImporter:
 
         if node.op == "call_module":
             mod = self.module.get_submodule(node.target)
-            kinds = [(nn.Linear, "module_linear"), (nn.ReLU, "relu"), (nn.Sigmoid, "sigmoid"),
-                     (nn.Identity, "identity"), (nn.Flatten, "module_flatten")]
+            kinds = [(nn.Linear, "module_linear"), (nn.Identity, "identity"), (nn.Flatten, "module_flatten"),
+                     *((getattr(nn, act.torch_module), act.torch_function) for act in Activation if act.torch_function)]
             return next((op for cls, op in kinds if isinstance(mod, cls)), None), mod
         if node.op == "call_method":
             return METHODS.get(node.target), None

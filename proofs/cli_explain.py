@@ -18,6 +18,7 @@ def cmd_simplify(args: argparse.Namespace) -> int:
     search, so both give the same circuit); the chosen rounding's claim is proved, not sampled."""
     from proofs.text_to_domain import parse_domain
     from proofs.text_to_expr import parse_expression
+    from symbolic.activation import RELU_AND_LINEAR
     from symbolic.budget import Deadline
     from symbolic.circuit_to_closed_form import closed_form
     from symbolic.printing import readable, show
@@ -54,7 +55,7 @@ def cmd_simplify(args: argparse.Namespace) -> int:
         report.update({"rounded_expression": str(closed_form(rounding.rounded, minmax=True, deadline=deadline)),
                        "denominator": rounding.denominator,
                        "proved_by": rounding.result.method})
-        if domain.is_bounded(circuit.inputs) and all(a.activation.value != "sigmoid" for a in circuit.assignments):
+        if domain.is_bounded(circuit.inputs) and all(a.activation in RELU_AND_LINEAR for a in circuit.assignments):
             deviation = max_error(circuit, rounding.rounded, domain, deadline=deadline)
             report.update({"rounding_error": None if deviation.value is None else str(deviation.value),
                            "rounding_error_at": None if deviation.at is None else

@@ -46,10 +46,10 @@ def _printers():
             return self._call(e.func.__name__, e.args)
 
         def _print_ReLU(self, e):
-            return self._call("R", e.args)
+            return self._call(e.symbol, e.args)
 
         def _print_Sigmoid(self, e):
-            return self._call("S", e.args)
+            return self._call(e.symbol, e.args)
 
         def _print_Min(self, e):  # sympy prints min as an operator (<mo>), spaced like one
             return self._el("mrow", self._el("mi", text=type(e).__name__.lower()),
@@ -90,7 +90,7 @@ def _printers():
             return tex if exp is None else rf"{tex}^{{{exp}}}"
 
         def _print_Sigmoid(self, e):
-            return rf"\operatorname{{S}}\left({self._print(e.args[0])}\right)"
+            return rf"\operatorname{{{e.symbol}}}\left({self._print(e.args[0])}\right)"
 
         def _print_Piecewise(self, e):
             (v0, c0), *rest = e.args

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from symbolic.circuit import Activation, Circuit
+from symbolic.circuit import Circuit
 from symbolic.relu import ReLU, Sigmoid, sym
 from verify.claim import Claim, Equality, Predicate, Tolerance
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
@@ -66,11 +66,7 @@ def network_function(circuit: Circuit, parameters: Mapping[str, Fraction], outpu
         env = dict(zip(circuit.inputs, (np.asarray(v, dtype=float) for v in values)))
         for name, terms, bias, activation in program:
             total = bias + sum((c * env[s] for s, c in terms), np.zeros_like(values[0], dtype=float))
-            if activation is Activation.RELU:
-                total = np.maximum(total, 0.0)
-            elif activation is Activation.SIGMOID:
-                total = 1.0 / (1.0 + np.exp(-np.clip(total, -700, 700)))
-            env[name] = total
+            env[name] = activation.numpy(total)
         return env[out]
 
     return run

@@ -11,7 +11,6 @@ import sympy as sp
 from symbolic import errors
 from symbolic.activation import Activation
 from symbolic.exact import to_exact
-from symbolic.relu import ReLU, Sigmoid
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -64,8 +63,4 @@ class Assignment:
 
     def apply(self, pre: sp.Expr) -> sp.Expr:
         """Wrap ``pre`` in this assignment's activation."""
-        if self.activation is Activation.RELU:
-            return ReLU(pre)
-        if self.activation is Activation.SIGMOID:
-            return Sigmoid(pre)
-        return pre
+        return self.activation.exact(pre)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import re
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
@@ -15,7 +14,7 @@ from symbolic import errors
 from symbolic.activation import Activation
 from symbolic.assignment import _NAME, Assignment
 from symbolic.exact import to_exact, to_fraction
-from symbolic.relu import ReLU, Sigmoid, sym
+from symbolic.relu import sym
 
 __all__ = ["MAX_INLINE_DEPTH", "MAX_INLINE_SIZE", "Activation", "Assignment", "Builder", "Circuit",
            "default_names", "from_layers", "to_exact", "to_fraction"]
@@ -216,7 +215,7 @@ class Circuit:
             total = bias
             for s, c in terms:
                 total = total + c * env[s]
-            env[name] = _activate(activation, total)
+            env[name] = activation.exact(total)
         return env
 
     @functools.cached_property
@@ -239,12 +238,7 @@ class Circuit:
             raise errors.InvalidCircuitError("float evaluation needs numeric weights")
         env = {n: float(point[n]) for n in self.inputs}
         for name, terms, bias, activation in program:
-            total = bias + sum(c * env[s] for s, c in terms)
-            if activation is Activation.RELU:
-                total = total if total > 0 else 0.0
-            elif activation is Activation.SIGMOID:
-                total = 1 / (1 + math.exp(-total)) if total > -700 else 0.0
-            env[name] = total
+            env[name] = activation.approx(bias + sum(c * env[s] for s, c in terms))
         return tuple(env[o] for o in self.outputs)
 
     def evaluate(self, point: Mapping[str, object]) -> tuple:
@@ -353,16 +347,6 @@ def _number(value: sp.Expr, where: str):
     if value.is_number and value.is_finite:
         return value
     raise errors.InvalidCircuitError(f"coefficient in {where} evaluates to {value}, not a number")
-
-
-def _activate(activation: Activation, total):
-    if activation is Activation.RELU:
-        if isinstance(total, Fraction):
-            return total if total > 0 else Fraction(0)
-        return ReLU(total)
-    if activation is Activation.SIGMOID:
-        return Sigmoid(sp.Rational(total) if isinstance(total, Fraction) else total)
-    return total
 
 
 def __getattr__(name: str):

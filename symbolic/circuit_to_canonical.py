@@ -77,13 +77,13 @@ def canonicalize(circuit: Circuit, deadline: Deadline | None = None) -> Circuit:
         if a.activation is Activation.LINEAR and a.name not in outputs:
             env[a.name] = {**affine, _BIAS: bias}
             continue
-        if a.activation is Activation.RELU and not affine and bias.is_Rational:
-            value = max(bias, sp.S.Zero)
+        if a.activation.piecewise_linear and not affine and bias.is_Rational:  # a constant neuron
+            value = a.activation.exact(bias)
             if a.name not in outputs:
                 env[a.name] = {_BIAS: value}
                 continue
         factor = sp.S.One
-        if a.activation is Activation.RELU and a.name not in outputs:
+        if a.activation.positively_homogeneous and a.name not in outputs:  # f(c z) = c f(z)
             factor = _scale({**affine, _BIAS: bias})
             affine = {k: v / factor for k, v in affine.items()}
             bias = bias / factor

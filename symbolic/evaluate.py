@@ -9,8 +9,9 @@ from fractions import Fraction
 import sympy as sp
 
 from symbolic import errors
+from symbolic.activation import Activation
 from symbolic.printing import show
-from symbolic.relu import ReLU, Sigmoid
+from symbolic.relu import Sigmoid
 
 Value = Fraction | bool
 
@@ -146,8 +147,9 @@ def _node(expr: sp.Basic, args: list, values: Mapping[str, Fraction]) -> Value |
         if base == 0 and expr.exp < 0:
             return _Undefined(f"{show(expr)} divides by zero")
         return base ** int(expr.exp)
-    if isinstance(expr, ReLU):
-        return max(Fraction(0), _num(args[0], expr))
+    activation = Activation.of_function(expr)
+    if activation is not None and activation.piecewise_linear:
+        return activation.exact(_num(args[0], expr))
     if isinstance(expr, sp.Abs):
         return abs(_num(args[0], expr))
     if isinstance(expr, sp.Min):

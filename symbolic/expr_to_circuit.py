@@ -9,7 +9,7 @@ import sympy as sp
 
 from symbolic import errors
 from symbolic.circuit import Activation, Assignment, Builder, Circuit
-from symbolic.relu import ReLU, Sigmoid, sym
+from symbolic.relu import ReLU, sym
 
 
 def natural_key(name: str):
@@ -63,10 +63,9 @@ class _Lowering:
             if not expr.is_Rational:
                 raise errors.NonPiecewiseLinearError(f"{expr} is not an exact rational weight")
             return expr
-        if isinstance(expr, ReLU):
-            return self.neuron(expr.args[0], Activation.RELU)
-        if isinstance(expr, Sigmoid):
-            return self.neuron(expr.args[0], Activation.SIGMOID)
+        activation = Activation.of_function(expr)
+        if activation is not None:
+            return self.neuron(expr.args[0], activation)
         if isinstance(expr, sp.Abs):
             z = expr.args[0]
             return self.lower(ReLU(z) + ReLU(-z))

@@ -8,7 +8,8 @@ import mpmath
 import sympy as sp
 
 from symbolic import errors
-from symbolic.relu import ReLU, Sigmoid
+from symbolic.activation import Activation
+from symbolic.relu import Sigmoid
 
 #: Working precisions tried in turn (bits) before a comparison is declared undecidable.
 PRECISIONS = (64, 256, 1024)
@@ -33,17 +34,11 @@ def _enclose(expr: sp.Basic, ctx) -> object:
         return total
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
         return _enclose(expr.base, ctx) ** int(expr.exp)
-    if isinstance(expr, Sigmoid):
-        return 1 / (1 + ctx.exp(-_enclose(expr.args[0], ctx)))
+    activation = Activation.of_function(expr)
+    if activation is not None:
+        return activation.enclose(ctx, _enclose(expr.args[0], ctx))
     if isinstance(expr, sp.exp):
         return ctx.exp(_enclose(expr.args[0], ctx))
-    if isinstance(expr, ReLU):
-        inner = _enclose(expr.args[0], ctx)
-        if inner.a >= 0:
-            return inner
-        if inner.b <= 0:
-            return ctx.mpf(0)
-        return ctx.mpf([0, inner.b])
     raise errors.UnsupportedExpressionError(f"no interval enclosure for {expr}")
 
 

@@ -25,6 +25,7 @@ class ReLU(sp.Function):
     """
 
     nargs = 1
+    symbol = "R"  # the printed name (str, LaTeX, MathML)
     is_real = True
     is_extended_real = True
     is_nonnegative = True
@@ -103,13 +104,13 @@ class ReLU(sp.Function):
         return arg.is_extended_positive if arg.is_Atom else None
 
     def _sympystr(self, printer):
-        return f"R({printer.doprint(self.args[0])})"
+        return f"{self.symbol}({printer.doprint(self.args[0])})"
 
     def _latex(self, printer):
-        return rf"\operatorname{{R}}\left({printer.doprint(self.args[0])}\right)"
+        return rf"\operatorname{{{self.symbol}}}\left({printer.doprint(self.args[0])}\right)"
 
     def _mathml_presentation(self, printer):
-        return _mathml_call(printer, "R", self.args[0])
+        return _mathml_call(printer, self.symbol, self.args[0])
 
 
 class Sigmoid(sp.Function):
@@ -120,6 +121,7 @@ class Sigmoid(sp.Function):
     """
 
     nargs = 1
+    symbol = "S"  # the printed name (str, LaTeX, MathML)
     is_real = True
     is_extended_real = True
     is_positive = True
@@ -144,10 +146,13 @@ class Sigmoid(sp.Function):
         return (1 / (1 + sp.exp(-self.args[0])))._eval_evalf(prec)
 
     def _sympystr(self, printer):
-        return f"S({printer.doprint(self.args[0])})"
+        return f"{self.symbol}({printer.doprint(self.args[0])})"
+
+    def _latex(self, printer):
+        return rf"\operatorname{{{self.symbol}}}\left({printer.doprint(self.args[0])}\right)"
 
     def _mathml_presentation(self, printer):
-        return _mathml_call(printer, "S", self.args[0])
+        return _mathml_call(printer, self.symbol, self.args[0])
 
 
 def _mathml_call(printer, name: str, arg):

@@ -44,13 +44,7 @@ def interval_bounds(circuit: Circuit, domain: Domain, deadline: Deadline | None 
     bounds: dict[str, Bound] = {n: _input_bound(domain.of(n)) for n in circuit.inputs}
     for a in circuit.assignments:
         budget.check(deadline, "interval bounds")
-        lo, hi = _pre_bound(a, bounds)
-        if a.activation is Activation.RELU:
-            lo = Q(0) if lo is None or lo < 0 else lo
-            hi = None if hi is None else max(hi, Q(0))
-        elif a.activation is Activation.SIGMOID:
-            lo, hi = Q(0), Q(1)
-        bounds[a.name] = (lo, hi)
+        bounds[a.name] = a.activation.interval(*_pre_bound(a, bounds))
     return bounds
 
 

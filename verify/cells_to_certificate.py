@@ -37,6 +37,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from symbolic.activation import RELU_AND_LINEAR
 from symbolic.circuit import Activation
 from verify.claim import Claim
 from verify.claim_to_problem import claim_to_problem
@@ -143,7 +144,7 @@ def regions_certificate(claim: Claim, cells: Sequence) -> dict:
     if problem is None or not problem.bounded:
         raise NoCertificate("the claim has no engine form on a bounded box for a regions certificate")
     circuit = problem.circuit
-    if any(a.activation not in (Activation.RELU, Activation.LINEAR) for a in circuit.assignments):
+    if any(a.activation not in RELU_AND_LINEAR for a in circuit.assignments):
         raise NoCertificate("the difference network has an activation other than ReLU and linear")
     patterns = _Patterns(circuit)
     inputs = circuit.inputs

@@ -10,6 +10,7 @@ import flint
 import numpy as np
 
 from symbolic import errors
+from symbolic.activation import RELU_AND_LINEAR
 from symbolic.circuit import Activation, Circuit
 
 
@@ -124,7 +125,7 @@ def circuit_to_layers(circuit: Circuit) -> Layers:
     position: dict[str, tuple[int, int]] = {n: (0, i) for i, n in enumerate(circuit.inputs)}
     members: list[list] = []
     for a in circuit.assignments:
-        if a.activation not in (Activation.RELU, Activation.LINEAR):
+        if a.activation not in RELU_AND_LINEAR:
             raise errors.InvalidCircuitError(f"{a.name} is a {a.activation.value} neuron: only ReLU and linear")
         k = 1 + max((position[s][0] for s in a.sources), default=0)
         while len(members) < k:

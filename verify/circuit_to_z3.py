@@ -17,7 +17,6 @@ import z3
 from symbolic import budget, errors
 from symbolic.circuit import Activation, Circuit
 from symbolic.evaluate import operands
-from symbolic.relu import ReLU, Sigmoid
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
 from verify.regions import Q
 
@@ -160,7 +159,7 @@ class Encoder:
         for a in circuit.assignments:
             budget.check(self.deadline, "the z3 encoding")
             pre = _combine(a, forms)
-            sign = signs.get(a.name, 0) if a.activation is Activation.RELU else 0
+            sign = signs.get(a.name, 0)  # only ReLUs have a stable sign
             if a.activation is Activation.LINEAR or sign > 0:
                 forms[a.name] = pre if len(pre[0]) <= MAX_FORM else self._fresh(prefix, a.name, pre)
                 self.stable += sign > 0
@@ -169,12 +168,9 @@ class Encoder:
                 self.stable += 1
             else:
                 var = self._new_var(prefix, a.name)
-                term = self.affine(*pre)
-                if a.activation is Activation.SIGMOID:
-                    self.constraints.extend(_sigmoid_facts(term, var))
+                self.constraints.extend(a.activation.z3_facts(self.affine(*pre), var))
+                if not a.activation.z3_exact:
                     self.abstracted.append(a.name)
-                else:
-                    self.constraints.append(var == z3.If(term > 0, term, self.number(0)))
                 forms[a.name] = ({internal_name(prefix, a.name): Q(1)}, Q(0))
         return Values(self, forms)
 
@@ -198,15 +194,13 @@ class Encoder:
             pre = z3.Sum(*(self.coefficient(c) * env[s] for s, c in a.terms), self.coefficient(a.bias)) \
                 if a.terms else self.coefficient(a.bias)
             var = self._new_var(prefix, a.name)
-            if a.activation is Activation.SIGMOID:
-                self.constraints.extend(_sigmoid_facts(pre, var))
-                self.abstracted.append(a.name)
-            elif a.activation is Activation.RELU and signs.get(a.name):
+            if signs.get(a.name):  # a ReLU of fixed sign: its input or 0
                 self.constraints.append(var == (pre if signs[a.name] > 0 else z3.RealVal(0)))
                 self.stable += 1
             else:
-                value = z3.If(pre > 0, pre, z3.RealVal(0)) if a.activation is Activation.RELU else pre
-                self.constraints.append(var == value)
+                self.constraints.extend(a.activation.z3_facts(pre, var))
+                if not a.activation.z3_exact:
+                    self.abstracted.append(a.name)
             env[a.name] = var
         return env
 
@@ -263,8 +257,11 @@ class Encoder:
                 raise errors.NonPiecewiseLinearError(f"{e} is a power of an input: not piecewise-linear")
             power = _power(args[0], abs(int(e.exp)))
             return 1 / power if e.exp < 0 else power
-        if isinstance(e, ReLU):
-            return z3.If(args[0] > 0, args[0], self.number(0))
+        activation = Activation.of_function(e)
+        if activation is not None:
+            if not activation.z3_exact:
+                raise errors.UnsupportedExpressionError(f"{e} is transcendental: z3 cannot encode it exactly")
+            return activation.z3_term(args[0])
         if isinstance(e, sp.Abs):
             return z3.If(args[0] >= 0, args[0], -args[0])
         if isinstance(e, (sp.Min, sp.Max)):
@@ -298,8 +295,6 @@ class Encoder:
             return z3.Or(*args)
         if isinstance(e, sp.Not):
             return z3.Not(args[0])
-        if isinstance(e, Sigmoid):
-            raise errors.UnsupportedExpressionError(f"{e} is transcendental: z3 cannot encode it exactly")
         raise errors.UnsupportedExpressionError(
             f"cannot encode {e}: {type(e).__name__} is not piecewise-linear or not supported")
 
@@ -317,13 +312,6 @@ def _combine(a, forms) -> tuple[dict, object]:
         for key, value in form.items():
             out[key] = out.get(key, 0) + coeff * value
     return {k: v for k, v in out.items() if v != 0}, constant
-
-
-def _sigmoid_facts(pre: z3.ArithRef, s: z3.ArithRef) -> list[z3.BoolRef]:
-    """True facts about ``s = S(pre)``: it lies in (0, 1), exceeds 1/2 exactly when ``pre > 0``
-    and equals 1/2 at 0. A proof from these facts is a proof; a model of them is only a hint."""
-    half = z3.RealVal("1/2")
-    return [s > 0, s < 1, (pre > 0) == (s > half), (pre < 0) == (s < half)]
 
 
 def _power(base: z3.ArithRef, n: int) -> z3.ArithRef:

@@ -17,7 +17,8 @@ from fractions import Fraction
 import numpy as np
 
 from symbolic import errors
-from symbolic.circuit import Activation, Circuit
+from symbolic.activation import RELU_AND_LINEAR
+from symbolic.circuit import Circuit
 from symbolic.expr_to_circuit import difference_circuit
 from verify.circuit_to_layers import Layers, circuit_to_layers
 from verify.claim import Claim, Equality, Tolerance, Unreachable
@@ -147,7 +148,7 @@ def claim_to_problem(claim: Claim) -> Problem | None:
     (('difference',), ['difference > 1/8', 'difference < -1/8'], ((Fraction(-1, 1), Fraction(1, 1)),))
     """
     circuit = claim.circuit
-    if claim.parameters or any(a.activation not in (Activation.RELU, Activation.LINEAR) for a in circuit.assignments):
+    if claim.parameters or any(a.activation not in RELU_AND_LINEAR for a in circuit.assignments):
         return None
     kind = claim.kind
     if isinstance(kind, Unreachable):

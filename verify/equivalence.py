@@ -27,6 +27,7 @@ import sympy as sp
 
 from symbolic import budget, errors
 from symbolic.budget import Deadline
+from symbolic.activation import RELU_AND_LINEAR
 from symbolic.circuit import Activation, Assignment, Circuit, to_fraction
 from verify.claim import Claim, Equality, Tolerance
 from verify.decide import Config, decide
@@ -309,7 +310,7 @@ def _distance(diff: Circuit, domain: Domain, config: Config, spent: float) -> tu
     """The exact ``sup |N1 - N2|`` (of the difference circuit) when it is cheap, else ``(None, why not)``.
     Its budget is what is left, but at most ``DISTANCE_SHARE`` times what deciding took (>= 1 s)."""
     inputs = diff.inputs
-    if any(a.activation is Activation.SIGMOID for a in diff.assignments):
+    if any(a.activation not in RELU_AND_LINEAR for a in diff.assignments):
         return None, "not computed: sigmoid networks"
     if not domain.is_bounded(inputs):
         return None, "not computed: the domain is unbounded"

@@ -26,13 +26,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fractions import Fraction
 
-from symbolic.circuit import Activation, Circuit
+from symbolic.circuit import Circuit
 from verify.claim import Claim, Equality, Predicate, Tolerance, Unreachable
 from verify.expr_json import expr_to_json
 from verify.result_to_certificate import FORMAT, VERSION, NoCertificate, _set_json
 from verify.tree_to_certificate import exact_text
 
-_ACTIVATIONS = {Activation.RELU: "relu", Activation.LINEAR: "linear", Activation.SIGMOID: "sigmoid"}
+#: The activations the format has, by their serialised names (``Activation.value``).
+_ACTIVATIONS = frozenset({"relu", "linear", "sigmoid"})
 
 
 def network_json(circuit: Circuit) -> dict:
@@ -41,14 +42,14 @@ def network_json(circuit: Circuit) -> dict:
         raise NoCertificate("the network has symbolic weights (parameters): a certificate needs numbers")
     assignments = []
     for a in circuit.assignments:
-        if a.activation not in _ACTIVATIONS:
+        if a.activation.value not in _ACTIVATIONS:
             raise NoCertificate(f"the assignment {a.name} has the activation {a.activation.value}, "
                                 "which certificates do not have")
         numbers = [c for _, c in a.terms] + [a.bias]
         if not all(c.is_Rational for c in numbers):
             raise NoCertificate(f"the assignment {a.name} has a weight that is not a rational number")
         assignments.append({"name": a.name, "terms": [[s, _text(c)] for s, c in a.terms], "bias": _text(a.bias),
-                            "activation": _ACTIVATIONS[a.activation]})
+                            "activation": a.activation.value})
     return {"inputs": list(circuit.inputs), "assignments": assignments, "outputs": list(circuit.outputs)}
 
 

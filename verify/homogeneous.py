@@ -58,7 +58,7 @@ class RelativeBound:
 def bias_free(circuit: Circuit) -> bool:
     """Every assignment has bias 0, exact numeric weights, and a ReLU or linear activation."""
     return not circuit.parameters and all(
-        a.bias == 0 and a.activation.value in ("relu", "linear")
+        a.bias == 0 and a.activation.positively_homogeneous
         and all(getattr(w, "is_Rational", False) for _, w in a.terms) for a in circuit.assignments)
 
 

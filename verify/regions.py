@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 from symbolic import budget, errors
+from symbolic.activation import RELU_AND_LINEAR
 from symbolic.circuit import Activation, Assignment, Circuit
 
 try:  # gmpy2's rationals are about 6x faster than Fraction; both are exact
@@ -130,8 +131,8 @@ def enumerate_regions(circuit: Circuit, box: Mapping[str, tuple[Fraction, Fracti
     split = _split_interval if width == 1 else _split_polygon
     cells = [Cell(vertices, forms)]
     for index, a in enumerate(circuit.assignments):
-        if a.activation is Activation.SIGMOID:
-            raise errors.ClaimError(f"region enumeration cannot handle the sigmoid neuron {a.name}")
+        if a.activation not in RELU_AND_LINEAR:
+            raise errors.ClaimError(f"region enumeration cannot handle the {a.activation.value} neuron {a.name}")
         coeffs = [Q(int(c.p), int(c.q)) for _, c in a.terms]
         bias = Q(int(a.bias.p), int(a.bias.q))
         dead = [s for s in set(a.sources) if last_use.get(s) == index]
@@ -192,7 +193,7 @@ def difference_cells(circuit: Circuit, target, box, output=None, max_cells: int 
         diff = difference_circuit(circuit, target, output)
     except (errors.NonPiecewiseLinearError, errors.InvalidCircuitError, errors.UnsupportedExpressionError):
         return None
-    if any(a.activation is Activation.SIGMOID for a in diff.assignments):
+    if any(a.activation not in RELU_AND_LINEAR for a in diff.assignments):
         return None
     return enumerate_regions(diff, box, max_cells, deadline), diff.output
 

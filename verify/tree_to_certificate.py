@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
-from symbolic.circuit import Activation, Circuit
+from symbolic.circuit import Circuit
 
 
 def exact_text(value) -> str:
@@ -107,7 +107,7 @@ def network_json(circuit: Circuit) -> dict:
         "assignments": [
             {"name": a.name, "terms": [[s, exact_text(_fraction(c))] for s, c in a.terms],
              "bias": exact_text(_fraction(a.bias)),
-             "activation": "relu" if a.activation is Activation.RELU else "linear"}
+             "activation": a.activation.value}
             for a in circuit.assignments],
         "outputs": list(circuit.outputs),
     }

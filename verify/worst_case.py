@@ -11,7 +11,8 @@ import sympy as sp
 import z3
 
 from symbolic import budget, errors
-from symbolic.circuit import Activation, Circuit
+from symbolic.activation import RELU_AND_LINEAR
+from symbolic.circuit import Circuit
 from symbolic.evaluate import evaluate_expr
 from symbolic.expr_to_circuit import circuits_difference
 from verify import bounds, regions, totality, z3_check
@@ -133,7 +134,7 @@ def max_error(
     if circuit.parameters or (isinstance(target, Circuit) and target.parameters):
         raise errors.ClaimError("the worst-case error needs numeric weights, not symbolic parameters")
     for c in (circuit, target):
-        if isinstance(c, Circuit) and any(a.activation is Activation.SIGMOID for a in c.assignments):
+        if isinstance(c, Circuit) and any(a.activation not in RELU_AND_LINEAR for a in c.assignments):
             raise errors.ClaimError("the worst-case error is computed for ReLU and linear networks only")
     output = output or circuit.output
     inputs = circuit.inputs
