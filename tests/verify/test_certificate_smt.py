@@ -22,7 +22,7 @@ from symbolic.circuit import Builder
 from symbolic.errors import CertificateError
 from symbolic.expr_to_circuit import expr_to_circuit
 from symbolic.relu import ReLU, sym
-from verify import certificate, certificate_smt, claim_to_smtlib
+from verify import certificate, certificate_smt, claim_to_smtlib, smtlib_canonical
 from verify.claim import Claim, Predicate, Tolerance, unreachable_claim
 from verify.decide import Config, decide
 from verify.domain import Domain, IntegerRange, RealInterval
@@ -196,10 +196,10 @@ def test_fields_and_caps_are_strict(proof, monkeypatch):
             certificate.check(broken)
     with pytest.raises(CertificateError, match="digits"):
         certificate.check({**proof, "smtlib": proof["smtlib"].replace("1.0", "1" * 2001 + ".0")})
-    monkeypatch.setattr(certificate_smt, "MAX_DEPTH", 2)
+    monkeypatch.setattr(smtlib_canonical, "MAX_DEPTH", 2)
     with pytest.raises(CertificateError, match="nested deeper"):
         certificate.check(proof)
-    monkeypatch.setattr(certificate_smt, "MAX_TEXT", 100)
+    monkeypatch.setattr(smtlib_canonical, "MAX_TEXT", 100)
     with pytest.raises(CertificateError, match="cap"):
         certificate.check(proof)
 
