@@ -5,8 +5,8 @@ proof, the claim's negation, so ``unsat`` means the claim holds), the answer it 
 answer. The checker
 
 1. reads every field strictly (``expected`` is ``"unsat"`` or ``"sat"``, ``z3`` one of ``"sat"``,
-   ``"unsat"``, ``"unknown"``; the text at most :data:`MAX_TEXT` characters);
-2. parses the text itself, with caps (nesting depth :data:`MAX_DEPTH`, digits per number), and
+   ``"unsat"``, ``"unknown"``; the text at most :data:`~verify.smtlib_canonical.MAX_TEXT` characters);
+2. parses the text itself, with caps (nesting depth :data:`~verify.smtlib_canonical.MAX_DEPTH`, digits per number), and
    accepts only a plain query: ``set-logic`` (once, an arithmetic logic of :data:`LOGICS`, before
    any declaration), ``set-info`` (keys of :data:`INFO_KEYS`), ``set-option :produce-models``,
    ``declare-fun`` / ``declare-const`` of ``Real``, ``Int`` or ``Bool`` constants, ``define-fun``,
