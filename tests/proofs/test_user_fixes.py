@@ -45,6 +45,7 @@ def test_version_prints_the_package_version_and_exits_0():
     (["claim", "relu(x)", "--target", "x", "--domain", "-1 < x"], 1, "x in (-1, oo)"),
     (["claim", "relu(x)", "--target", "relu(x) - 1/2", "--tolerance", "1/2", "--domain", "-1/2 <= x <= 1"], 0, "proved"),
     (["claim", "relu(x)", "--targ", "-(-relu(x))"], 0, "proved"),  # an abbreviated option too
+    (["claim", "-relu(h1)", "--target", "-h1", "--domain", "h1 in [0, 1]"], 0, "proved"),  # '-h1' is not -h 1
 ])
 def test_values_may_start_with_a_minus(capsys, argv, code, needle):
     got, out, err = run(capsys, *argv)
@@ -58,6 +59,29 @@ def test_model_commands_take_negative_targets(capsys):
     assert got == 1 and json.loads(out)["verdict"] == "refuted", err
     got, out, err = run(capsys, "certify", "missing.json", "--model", model, "--target", "-x")
     assert got == 2 and "no such file" not in err.split("certify")[0]  # parsed: the error is the certificate's
+
+
+def test_every_option_of_every_command_takes_a_value_starting_with_a_minus(tmp_path, monkeypatch):
+    """``--OPTION -x``: the value reaches the option (its type may still refuse it, by name), for
+    every option that takes a value, of every command; never argparse's 'expected one argument'."""
+    from symbolic import errors
+
+    monkeypatch.chdir(tmp_path)  # folder and file options probe where they would write
+    checked = 0
+    for name, command in _subparsers(cli.build_parser()).items():
+        for action in command._actions:
+            if action.nargs is not None or not action.option_strings:
+                continue
+            option = max(action.option_strings, key=len)
+            try:
+                namespace, _ = command.parse_known_args([option, "-x1"])
+                assert getattr(namespace, action.dest) in ("-x1", ["-x1"]) or action.type is not None, (name, option)
+            except errors.ParseError as exc:
+                message = str(exc)  # the option's own type refusing '-x1', or a required argument missing after it
+                assert "expected one argument" not in message and (option in message or "required" in message), \
+                    (name, option, message)
+            checked += 1
+    assert checked > 60
 
 
 def test_an_option_is_never_taken_as_a_value(capsys):
