@@ -149,7 +149,7 @@ _EXITS = {
     "prove": {EXIT_PROVED: "every verdict as expected", EXIT_REFUTED: "some verdict not as expected"},
     "report": {EXIT_PROVED: "the report is written"},
     "simplify": {EXIT_PROVED: "a rounding within the tolerance", EXIT_UNKNOWN: "no rounding within the tolerance"},
-    "explain": {EXIT_PROVED: "the closed form is proved equal to the network",
+    "explain": {EXIT_PROVED: "the closed form (with edits: of N' - N) is proved equal to the network",
                 EXIT_REFUTED: "the closed form differs from the network (a bug)"},
     "certify": {EXIT_PROVED: "the certificate checks (and matches the model)",
                 EXIT_REFUTED: "the certificate does not check, or does not match", EXIT_UNKNOWN: "the budget ran out"},
@@ -243,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("source", metavar="SOURCE", help="a model file, or a network expression")
     e.add_argument("--drop", action="append", metavar="NEURON", help="remove a neuron (repeatable)")
     e.add_argument("--set", action="append", metavar="NEURON.SOURCE=VALUE", help="edit one weight (repeatable)")
+    e.add_argument("--domain", help='with --drop/--set: where to measure the edit, e.g. "[-1, 1]^2"; prints the '
+                                    "proved closed form of N' - N and its exact largest size there (default: R^n, "
+                                    "closed form only)")
     _model_options(e)
     e.add_argument("--json", action="store_true", help="print JSON")
     _timeout(e, 10.0, "wall-clock budget of the whole command, all methods")

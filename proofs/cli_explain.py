@@ -96,6 +96,47 @@ def _load_source(args: argparse.Namespace):
     return expr_to_circuit(parse_expression(args.source), names)
 
 
+#: Past this many neurons an edited network is explained by its deviation ``N' - N`` (only the
+#: neurons downstream of the edit), not by the closed form of the whole network.
+WHOLE_FORM_NEURONS = 24
+#: A deviation's closed form longer than this is cut in the text output (never in the JSON).
+SHOWN_FORM_CHARS = 600
+
+
+def _explain_edit(args: argparse.Namespace, original, edited, edits: list[str], config) -> int:
+    """The deviation of the edited network (:mod:`proofs.edit_deviation`), printed; the exit code."""
+    from proofs.edit_deviation import deviation
+    from proofs.text_to_domain import parse_domain
+    from symbolic.printing import readable
+
+    domain = parse_domain(args.domain or "R^" + str(len(original.inputs)), list(original.inputs))
+    found = deviation(original, edited, domain, config)
+    report = {"edits": edits, "domain": domain.describe(original.inputs), "neurons": len(original.neurons),
+              **found.to_json()}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print("edits: " + "; ".join(edits))
+        print(f"network: {report['neurons']} neurons; the edit changes {report['deviation_neurons']} of them")
+        if report["deviation"] is not None:
+            form = report["deviation"]
+            if len(form) > SHOWN_FORM_CHARS:
+                form = f"{form[:SHOWN_FORM_CHARS]}... ({len(form):,} characters; all of it with --json)"
+            print(f"N' - N = {form}  ({report['deviation_verdict']} on {report['domain']}, "
+                  f"{report['deviation_method']})")
+        else:
+            print(f"N' - N: {report['deviation_note']}")
+        if report["max_deviation"] is not None:
+            print(f"max |N' - N| = {readable(report['max_deviation'])} at {readable(report['max_deviation_at'])} "
+                  f"({report['max_deviation_method']})")
+        elif report["max_deviation_bounds"] is not None:
+            low, high = report["max_deviation_bounds"]
+            print(f"max |N' - N| between {low} and {high} ({report['max_deviation_method']})")
+    if found.proof is None:
+        return EXIT_UNKNOWN
+    return verdict_exit(found.proof.verdict)
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from proofs import analysis
     from proofs.text_to_expr import parse_number
@@ -108,6 +149,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     # one wall-clock budget for the whole command
     config = Config(timeout_s=args.timeout, deadline=Deadline(args.timeout, args.started))
     circuit = _load_source(args)
+    original = circuit
     edits = []
     for neuron in args.drop or []:
         circuit = analysis.ablate(circuit, neuron)
@@ -119,6 +161,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             raise errors.ParseError(f"--set takes NEURON.SOURCE=VALUE (SOURCE may be bias), got {spec!r}")
         circuit = analysis.edit(circuit, neuron, source, parse_number(value))
         edits.append(f"set {neuron}.{source} = {value}")
+    if edits and (args.domain or len(circuit.neurons) > WHOLE_FORM_NEURONS):
+        return _explain_edit(args, original, circuit, edits, config)
     form, proof = analysis.explain(circuit, config)
     report = {
         "edits": edits,

@@ -196,9 +196,27 @@ def _finish(claim: Claim, simplified: Simplified, rounding: Rounding, attempts, 
         circuit = rounding.rounded  # should the decision time out, keep the proof already made
         result = rounding.result
     network = claim.circuit
-    distance = max_error(network, circuit, claim.domain, deadline=deadline)
+    from symbolic.budget import Deadline
+
     proof = certificate = None
-    if distance.value is not None:
+    quick = dataclasses.replace(config, deadline=Deadline(max(min(2.0, deadline.remaining() / 10), 0.01)))
+    same = equivalence(network, circuit, claim.domain, 0, quick, distance=False)  # N = C exactly?
+    if same.result.verdict is Verdict.PROVED:
+        distance = MaxError(Fraction(0), None, Fraction(0), Fraction(0), f"N = C ({same.result.method})",
+                            same.result.elapsed_s)
+        proof = same.result
+    else:
+        half = Deadline(max(deadline.remaining() / 2, 0.01))  # leave time to prove the lower end tight
+        distance = max_error(network, circuit, claim.domain, deadline=half)
+    if distance.value is None and distance.lower is not None and distance.at is not None:
+        # the search found a point at distance ``lower`` but could not close the gap (at a kink,
+        # e.g. N = C exactly): prove |N - C| <= lower outright, which makes it the exact maximum
+        tight = equivalence(network, circuit, claim.domain, distance.lower, config, distance=False)
+        if tight.result.verdict is Verdict.PROVED:
+            distance = dataclasses.replace(distance, value=distance.lower, upper=distance.lower,
+                                           method=f"{distance.method} + {tight.result.method}", reason="")
+            proof = tight.result
+    if distance.value is not None and proof is None:
         same = equivalence(network, circuit, claim.domain, distance.value, config, distance=False)
         proof = same.result
         if proof.verdict is not Verdict.PROVED and distance.certificate is not None:

@@ -71,6 +71,16 @@ class Config:
         return dataclasses.replace(self, deadline=Deadline(self.timeout_s))
 
 
+#: Before branch and bound, an exact equality on more inputs than regions take (1-2 inputs are
+#: decided by regions first) and a network of at most this many neurons gets a
+#: first z3 attempt of at most ``Z3_FIRST_S`` seconds or ``Z3_FIRST_SHARE`` of the budget: bab has
+#: no margin to close its leaves at the kinks of ``N - f = 0`` (on the minimum of four, z3 proves
+#: it in 0.03 s while bab certifies 96.5% of the box in 60 s).
+Z3_FIRST_NEURONS = 200
+Z3_FIRST_S = 2.0
+Z3_FIRST_SHARE = 0.2
+
+
 def decide(claim: Claim, config: Config = Config()) -> Result:
     """Prove or refute ``claim``; ``unknown`` (with the reason) when the solver gives up or the
     budget runs out. A target undefined somewhere on the domain is refused first
@@ -105,6 +115,18 @@ def decide(claim: Claim, config: Config = Config()) -> Result:
             result = engine.falsify_claim(claim, problem, end, start)
             if result is not None:
                 return result
+            if isinstance(claim.kind, Equality) and len(claim.circuit.inputs) > regions.MAX_INPUTS \
+                    and 0 < len(claim.circuit.neurons) <= Z3_FIRST_NEURONS:
+                # exact equality leaves bab no margin at the kinks; z3 often settles it at once
+                method = "z3"
+                first = dataclasses.replace(config, deadline=Deadline(
+                    max(min(Z3_FIRST_SHARE * config.deadline.remaining(), Z3_FIRST_S), 0.01)))
+                try:
+                    result = _solve(claim, first, start)
+                except errors.TimeoutExpired:
+                    result = None
+                if result is not None and result.verdict is not Verdict.UNKNOWN:
+                    return result
             if engine.applicable(problem):
                 method = "bab"
                 result = engine.bab_claim(claim, problem, end, start, workers=config.workers,

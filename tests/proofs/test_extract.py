@@ -126,3 +126,30 @@ def test_cli_extract_bad_input_is_one_line_and_exit_2(args, message):
     done = _run(*base, *args)
     assert done.returncode == 2
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not BENCH.exists(), reason="the shared bench models are not here")
+def test_explain_drop_on_a_wide_network_gives_the_exact_deviation():
+    """Issue 14 part 4: --drop on a 64-neuron network, through the engine, with the deviation's closed form."""
+    from networks.model_files import load_model
+    from proofs.analysis import ablate
+
+    done = _run("explain", str(BENCH / "mlp_w64.onnx"), "--drop", "h1_3", "--domain", "[-1, 1]^2", "--json")
+    assert done.returncode == 0, done.stderr
+    facts = json.loads(done.stdout)
+    assert facts["deviation_neurons"] == 1 and facts["deviation_verdict"] == "proved"
+    net = load_model(BENCH / "mlp_w64.onnx")
+    assert Fraction(facts["max_deviation"]) == max_error(net, ablate(net, "h1_3"), BOX).value
+
+
+def test_deviation_of_an_edit_in_a_deep_network():
+    from proofs.analysis import edit
+    from proofs.edit_deviation import deviation
+
+    net = from_layers([([[1, 0], [-1, 0], [1, -1]], None), ([[1, 0, 0], [0, 1, 1]], None), ([[1, -1]], None)],
+                      inputs=["x1", "x2"])
+    changed = edit(net, "h2_2", "h1_3", 0)
+    d = deviation(net, changed, BOX)
+    assert d.proof.verdict.value == "proved"
+    assert d.worst.value == max_error(net, changed, BOX).value
+    assert str(d.closed_form).count("R(") <= 4  # only the edited neuron's cone is left
