@@ -177,7 +177,8 @@ def test_workers_cap_is_four_per_core():
 
 # -- census results files --------------------------------------------------------------------------------
 def record(seed=0, **changes):
-    base = {"recipe": "identity", "seed": seed, "steps": None, "verdict": "proved", "canonical": "y = x",
+    base = {"format": 2, "recipe": "identity", "seed": seed, "steps": None, "verdict": "proved",
+            "rounded_verdict": "proved", "network": {}, "canonical": "y = x",
             "closed_form": "x", "relu_form": "x", "features": [], "final_loss": 0.0}
     base.update(changes)
     return {k: v for k, v in base.items() if v is not ...}
@@ -241,7 +242,9 @@ def test_a_last_line_that_is_no_record_is_not_cut(tmp_path):
 
 
 def test_an_overlong_line_is_refused_without_reading_it_whole(tmp_path, monkeypatch):
-    monkeypatch.setattr(census, "MAX_LINE_BYTES", 300)
+    from proofs import census_records
+
+    monkeypatch.setattr(census_records, "MAX_LINE_BYTES", 300)
     out = tmp_path / "r.jsonl"
     write_lines(out, record(0), b"{" + b" " * 500 + b"}\n")
     with pytest.raises(census.errors.ParseError, match=":2 is not a census record: a line of more than 300"):
@@ -267,9 +270,10 @@ def test_restart_empties_the_file_before_anything_runs(tmp_path):
 
 def test_errors_and_records_summarise(tmp_path):
     out = tmp_path / "r.jsonl"
-    write_lines(out, record(0), record(1, verdict="error", error="diverged", canonical=...))
+    write_lines(out, record(0), record(1, verdict="error", error="diverged", canonical=..., rounded_verdict=...,
+                                       network=...))
     data = census.summary("identity", list(census.read_results(out, "identity").values()))
-    assert data["seeds"] == 2 and data["proved"] == 1
+    assert data["seeds"] == 2 and data["trained_proved"] == 1 and data["rounding_proved"] == 1
 
 
 # -- standard output -------------------------------------------------------------------------------------
