@@ -12,7 +12,7 @@ from networks import library as lib
 from symbolic import errors
 from symbolic.circuit import Activation, Builder, Circuit
 from symbolic.relu import ReLU, sym
-from proofs.theorem import Theorem, trained_error  # noqa: F401 - re-exported: catalogue.Theorem
+from proofs.theorem import Theorem  # noqa: F401 - re-exported: catalogue.Theorem
 from proofs.trained_catalogue import trained_theorems
 from verify.claim import Claim, Predicate, Tolerance, indicator
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval

@@ -9,7 +9,12 @@ of them parses another's printed output. The stages, each from its own module:
 3. with ``round``: a simpler circuit, the simplest rounding of the weights that satisfies the
    same claim, if any (:func:`verify.rounding.round_and_prove`), never presented as the file's;
 4. on a bounded domain: the file's exact worst-case error (:func:`verify.worst_case.max_error`),
-   and the exact distance between the file and the rounding that satisfies the claim.
+   and the exact distance between the file and the rounding that satisfies the claim; on all of
+   R^n, for a network without biases and a positively homogeneous target, the exact relative bound
+   ``|N - f| <= c max|x_i|`` (:func:`verify.homogeneous.relative_bound`).
+
+The catalogue's trained rows (:class:`proofs.theorem.Theorem` with ``round_first``), the census,
+``make reproduce`` and the ``check`` command all run this one function.
 
 All stages share one wall-clock budget (``config.deadline``).
 
@@ -32,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 
 from symbolic import errors
-from verify.claim import Claim, Predicate
+from verify.claim import Claim, Equality, Predicate, Tolerance
 from verify.decide import Config, decide
 from verify.result import Result
 from verify.rounding import Rounding, round_and_prove
@@ -63,6 +68,26 @@ class ModelCheck:
     rounding: Rounding | None
     rounding_error: MaxError | None
     rounding_texts: dict  # closed forms of the rounding, as text (or "skipped: <why>")
+    relative: object = None  # verify.homogeneous.RelativeBound: |N - f| <= c max|x_i| on all of R^n
+
+    def trained_error(self) -> dict:
+        """The file's own error beside a verdict about its rounding, as reports show it: the exact
+        worst case on a bounded domain, or on all of R^n the bound ``|N - f| <= c * max|x_i|`` for a
+        network without biases and a positively homogeneous target; empty when neither applies."""
+        inputs = list(self.claim.circuit.inputs)
+        worst, bound = self.worst, self.relative
+        if worst is not None:
+            short = None if worst.value is None else \
+                f"trained network: max |N - f| = {float(worst.value):.3g} (exact below)"
+            return {"max_error": worst.value, "max_error_at": worst.at, "trained_error_short": short}
+        if bound is None:
+            return {}
+        return {"trained_error": f"the trained network itself: {bound.statement(inputs)}, c about "
+                                 f"{float(bound.c):.6g} (no biases, so N - f is positively homogeneous; c is "
+                                 f"its exact maximum on [-1, 1]^{len(inputs)}, by {bound.method})",
+                "relative_error_c": bound.c, "relative_error_at": bound.at,
+                "trained_error_short": f"trained network: |N - f| <= {float(bound.c):.3g} * max|x_i| on "
+                                       f"R^{len(inputs)} (exact c below)"}
 
     @property
     def simpler_circuit(self) -> str | None:
@@ -139,4 +164,9 @@ def check_model(claim: Claim, options: CheckOptions = CheckOptions(), config: Co
         worst = max_error(circuit, claim.target, domain, deadline=deadline)
         if rounding is not None and rounding.proved:
             distance = max_error(circuit, rounding.rounded, domain, deadline=deadline)
-    return ModelCheck(claim, result, worst, reason, rounding, distance, texts)
+    relative = None
+    if not bounded and not sigmoid and isinstance(claim.kind, (Equality, Tolerance)) and not circuit.parameters:
+        from verify.homogeneous import relative_bound
+
+        relative = relative_bound(circuit, claim.target, claim.output, deadline)
+    return ModelCheck(claim, result, worst, reason, rounding, distance, texts, relative)

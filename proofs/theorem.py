@@ -13,7 +13,6 @@ from verify.claim import Claim
 from verify.decide import Config, decide
 from verify.realizability import Unrealizable, decide_unrealizable
 from verify.result import Result, Verdict
-from verify.rounding import round_and_prove
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,10 +35,14 @@ class Theorem:
             return decide_unrealizable(self.claim, config.timeout_s), {}
         if not self.round_first:
             return decide(self.claim, config), {}
-        rounding = round_and_prove(self.claim, config)
+        from proofs.check import CheckOptions, check_model  # the one pipeline for trained models
+
+        checked = check_model(self.claim, CheckOptions(round=True), config)
+        rounding = checked.rounding
         result = dataclasses.replace(rounding.result, elapsed_s=rounding.elapsed_s,
                                      method=f"round(q<={rounding.denominator})+{rounding.result.method}")
-        return result, {**rounding.facts(), **trained_error(self.claim, config)}
+        return result, {**checked.rounding_texts, **checked.trained_error(),
+                        "trained_verdict": checked.result.verdict.value}
 
     @property
     def circuit(self) -> Circuit:
@@ -50,30 +53,3 @@ class Theorem:
 
     def domain(self) -> str:
         return self.claim.domain.describe(self.claim.variables)
-
-
-def trained_error(claim: Claim, config: Config = Config()) -> dict:
-    """The trained network's own exact error, beside a verdict about its rounding: the worst case on
-    a bounded domain, or on all of R^n the bound ``|N - f| <= c * max|x_i|`` when N has no biases and
-    f is positively homogeneous (:mod:`verify.homogeneous`); empty when neither applies."""
-    from verify.claim import Predicate
-    from verify.homogeneous import relative_bound
-    from verify.worst_case import max_error
-
-    if isinstance(claim.kind, Predicate) or claim.circuit.parameters:
-        return {}
-    deadline = config.started().deadline
-    if claim.domain.is_bounded(claim.circuit.inputs):
-        worst = max_error(claim.circuit, claim.target, claim.domain, deadline=deadline, output=claim.output)
-        short = None if worst.value is None else f"trained network: max |N - f| = {float(worst.value):.3g} (exact below)"
-        return {"max_error": worst.value, "max_error_at": worst.at, "trained_error_short": short}
-    bound = relative_bound(claim.circuit, claim.target, claim.output, deadline)
-    if bound is None:
-        return {}
-    return {"trained_error": f"the trained network itself: {bound.statement(list(claim.circuit.inputs))}, c about "
-                             f"{float(bound.c):.6g} "
-                             f"(no biases, so N - f is positively homogeneous; c is its exact maximum on "
-                             f"[-1, 1]^{len(claim.circuit.inputs)}, by {bound.method})",
-            "relative_error_c": bound.c, "relative_error_at": bound.at,
-            "trained_error_short": f"trained network: |N - f| <= {float(bound.c):.3g} * max|x_i| on R^"
-                                   f"{len(claim.circuit.inputs)} (exact c below)"}
