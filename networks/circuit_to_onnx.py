@@ -26,6 +26,7 @@ from fractions import Fraction
 
 from symbolic.circuit import Activation, Circuit
 from symbolic.errors import InvalidCircuitError, ModelFormatError
+from symbolic.exact import fraction_of
 
 OPSET = 13
 DTYPES = ("auto", "float32", "float64")
@@ -64,8 +65,8 @@ def _weights(circuit: Circuit) -> list[tuple[str, Fraction]]:
     out = []
     for a in circuit.assignments:
         for source, coeff in a.terms:
-            out.append((f"weight of {source} in {a.name}", Fraction(int(coeff.p), int(coeff.q))))
-        out.append((f"bias of {a.name}", Fraction(int(a.bias.p), int(a.bias.q))))
+            out.append((f"weight of {source} in {a.name}", fraction_of(coeff)))
+        out.append((f"bias of {a.name}", fraction_of(a.bias)))
     return out
 
 
@@ -127,8 +128,8 @@ def circuit_to_onnx(circuit: Circuit, dtype: str = "auto", allow_rounding: bool 
             weight = np.zeros((len(names), len(group)), dtype=np_type)
             for j, a in enumerate(group):
                 for source, coeff in a.terms:
-                    weight[index[source], j] = float(Fraction(int(coeff.p), int(coeff.q)))
-            bias = [float(Fraction(int(a.bias.p), int(a.bias.q))) for a in group]
+                    weight[index[source], j] = float(fraction_of(coeff))
+            bias = [float(fraction_of(a.bias)) for a in group]
             nodes.append(helper.make_node("MatMul", [state, constant(f"{stem}_W", weight)], [f"{stem}_mm"]))
             nodes.append(helper.make_node("Add", [f"{stem}_mm", constant(f"{stem}_B", bias)], [f"{stem}_pre"]))
             out = f"{stem}_pre"

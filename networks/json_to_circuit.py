@@ -26,6 +26,7 @@ from networks.model_limits import ModelLimits, read_model_file, too_big
 from symbolic.atomic import write_text_atomic
 from symbolic.circuit import Activation, Assignment, Circuit, default_names, from_layers
 from symbolic.errors import InvalidCircuitError, ModelFormatError
+from symbolic.exact import fraction_of
 
 FORMAT = "mathcircuits-circuit"
 VERSION = 1
@@ -391,4 +392,4 @@ def _rename_inputs(circuit: Circuit, names: Sequence[str]) -> Circuit:
 def _exact_text(value, where: str) -> str:
     if not getattr(value, "is_Rational", False):
         raise InvalidCircuitError(f"cannot write {where} = {value} exactly: it is not a rational")
-    return str(Fraction(int(value.p), int(value.q)))
+    return str(fraction_of(value))

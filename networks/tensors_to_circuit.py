@@ -37,6 +37,7 @@ from networks.model_limits import ModelLimits, too_big
 from networks.tensor_moves import Moves
 from symbolic.circuit import Activation, Assignment, Circuit, default_names
 from symbolic.errors import InvalidCircuitError, ModelFormatError
+from symbolic.exact import rational_of
 
 _FOLD = 100_000  # a matrix product cheaper than this folds affine terms; dearer ones name them
 
@@ -297,7 +298,7 @@ class Tracer(Moves):
                 needed |= {rename.get(s, s) for s in terms}
                 kept.append((rename.get(name, name), terms, bias, activation))
         def rational(value: Fraction) -> sp.Rational:
-            return sp.Rational(value.numerator, value.denominator)
+            return rational_of(value)
 
         try:
             assignments = tuple(

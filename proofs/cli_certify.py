@@ -25,6 +25,7 @@ from fractions import Fraction
 
 from proofs import cli_args
 from symbolic import errors
+from symbolic.exact import fraction_of
 
 DEFAULT_TIMEOUT_S = 600.0
 SHOWN_PROBLEMS = 50
@@ -176,7 +177,7 @@ def _match_part(data: dict, claim) -> list[str]:
     else:
         certificate_point.parse_domain(data.get("domain"), network, limits)
         point = certificate.fields(data.get("point"), "point", network.inputs)
-        exact = {n: _fraction(certificate.rational(point[n], f"point.{n}", limits)) for n in network.inputs}
+        exact = {n: fraction_of(certificate.rational(point[n], f"point.{n}", limits)) for n in network.inputs}
         if not problem.in_domain(exact):
             found.append("the certificate's point is not in the claim's domain")
         box = {n: (certificate.rational(str(v), n, limits),) * 2 for n, v in exact.items()}
@@ -221,10 +222,6 @@ def _sha256_note(data: dict, path: str) -> str | None:
             "differs from the SHA-256 the certificate names (the networks are compared exactly below)")
 
 
-def _fraction(q) -> Fraction:
-    return Fraction(int(q.p), int(q.q))
-
-
 def _compare_network(circuit, network) -> list[str]:
     """Differences between the claim's circuit and the certificate's network, exactly."""
     if tuple(circuit.inputs) != network.inputs:
@@ -244,14 +241,14 @@ def _compare_network(circuit, network) -> list[str]:
         if b.relu != (a.activation.value == "relu") or a.activation.value not in ("relu", "linear"):
             problems.append(f"assignment {a.name}: activation {a.activation.value} in the model, "
                             f"{'relu' if b.relu else 'linear'} in the certificate")
-        mine = {s: Fraction(int(c.p), int(c.q)) for s, c in a.terms}
-        given = {s: _fraction(c) for s, c in b.terms if c != 0}
+        mine = {s: fraction_of(c) for s, c in a.terms}
+        given = {s: fraction_of(c) for s, c in b.terms if c != 0}
         for s in sorted(set(mine) | set(given)):
             if mine.get(s, 0) != given.get(s, 0):
                 problems.append(f"assignment {a.name}: weight of {s} is {given.get(s, 0)} in the certificate "
                                 f"but {mine.get(s, 0)} in the model and claim")
-        if Fraction(int(a.bias.p), int(a.bias.q)) != _fraction(b.bias):
-            problems.append(f"assignment {a.name}: bias is {_fraction(b.bias)} in the certificate but {a.bias} "
+        if fraction_of(a.bias) != fraction_of(b.bias):
+            problems.append(f"assignment {a.name}: bias is {fraction_of(b.bias)} in the certificate but {a.bias} "
                             "in the model and claim")
     return problems
 
@@ -265,7 +262,7 @@ def _atoms(disjuncts, exact) -> list:
 
 
 def _compare_unsafe(claim_unsafe, cert_unsafe) -> list[str]:
-    if _atoms(claim_unsafe, Fraction) != _atoms(cert_unsafe, _fraction):
+    if _atoms(claim_unsafe, Fraction) != _atoms(cert_unsafe, fraction_of):
         return ["the certificate's unsafe set is not the claim's"]
     return []
 
@@ -273,7 +270,7 @@ def _compare_unsafe(claim_unsafe, cert_unsafe) -> list[str]:
 def _compare_box(inputs, claim_box, cert_box) -> list[str]:
     problems = []
     for name, (lo, hi) in zip(inputs, claim_box):
-        clo, chi = (_fraction(v) for v in cert_box[name])
+        clo, chi = (fraction_of(v) for v in cert_box[name])
         if lo is None or hi is None:
             problems.append(f"the claim's domain is unbounded in {name}; a certificate covers a box")
         elif clo > lo or chi < hi:
@@ -290,14 +287,14 @@ def _spot_check(claim, network, box) -> list[str]:
         return []
     names = list(network.inputs)
     corners = itertools.islice(itertools.product(*[box[n] for n in names]), 32)
-    points = [dict(zip(names, map(_fraction, p))) for p in corners]
-    points.append({n: (_fraction(box[n][0]) + _fraction(box[n][1])) / 2 for n in names})
+    points = [dict(zip(names, map(fraction_of, p))) for p in corners]
+    points.append({n: (fraction_of(box[n][0]) + fraction_of(box[n][1])) / 2 for n in names})
     for point in points:
         _, value, target = claim.holds_at(point)
         difference = to_fraction(value) - to_fraction(target)
         env = dict(point)
         for a in network.assignments:
-            pre = _fraction(a.bias) + sum((_fraction(w) * env[s] for s, w in a.terms), Fraction(0))
+            pre = fraction_of(a.bias) + sum((fraction_of(w) * env[s] for s, w in a.terms), Fraction(0))
             env[a.name] = max(pre, Fraction(0)) if a.relu else pre
         if env[network.outputs[0]] != difference:
             shown = ", ".join(f"{k} = {v}" for k, v in point.items())

@@ -14,6 +14,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE
 
+from symbolic.exact import rational_of
 from symbolic.printing import show
 from symbolic.relu import sym
 from verify.claim import Predicate, Tolerance, Unreachable
@@ -148,21 +149,17 @@ def math_chunks(parts: Sequence, after: tuple[str, ...] = (",", ":")) -> list[st
     return [math(chunk)[0] for chunk in chunks if chunk]
 
 
-def _rational(value):
-    return sp.Rational(value.numerator, value.denominator)
-
-
 def _set_expr(s):
     if isinstance(s, RealInterval):
         if s.lo is None and s.hi is None:
             return sp.Reals
-        return sp.Interval(-sp.oo if s.lo is None else _rational(s.lo), sp.oo if s.hi is None else _rational(s.hi),
+        return sp.Interval(-sp.oo if s.lo is None else rational_of(s.lo), sp.oo if s.hi is None else rational_of(s.hi),
                            s.lo_open, s.hi_open)
     if isinstance(s, IntegerRange):
         if s.lo is None and s.hi is None:
             return sp.Integers
         return sp.Range(-sp.oo if s.lo is None else s.lo, sp.oo if s.hi is None else s.hi + 1)
-    return sp.FiniteSet(*(_rational(v) for v in s.values))
+    return sp.FiniteSet(*(rational_of(v) for v in s.values))
 
 
 def domain_parts(domain, names: Sequence[str]) -> list:
@@ -188,10 +185,10 @@ def statement_parts(claim) -> list:
         xs = [sym(n) for n in claim.template.inputs]
         values = [sorted({p[n] for p in claim.points}) for n in claim.template.inputs]
         if len(claim.points) != prod(len(v) for v in values):
-            witness = sp.FiniteSet(*(sp.Tuple(*(_rational(p[n]) for n in claim.template.inputs))
+            witness = sp.FiniteSet(*(sp.Tuple(*(rational_of(p[n]) for n in claim.template.inputs))
                                      for p in claim.points))
         else:
-            sets = [sp.FiniteSet(*(_rational(v) for v in vs)) for vs in values]
+            sets = [sp.FiniteSet(*(rational_of(v) for v in vs)) for vs in values]
             witness = sp.ProductSet(*sets) if len(sets) > 1 else sets[0]
         return (["forall"] + domain_parts(claim.domain, claim.variables)
                 + [":", "exists", sp.Tuple(*xs) if len(xs) > 1 else xs[0], "in", witness, ":",
@@ -202,9 +199,8 @@ def statement_parts(claim) -> list:
         values = sp.Tuple(*outputs) if len(outputs) > 1 else outputs[0]
         return [sp.Eq(values, network, evaluate=False), ":", sp.Not(claim.target, evaluate=False)]
     if isinstance(claim.kind, Tolerance):
-        return [sp.Le(sp.Abs(network - claim.target), _rational(claim.kind.eps), evaluate=False)]
+        return [sp.Le(sp.Abs(network - claim.target), rational_of(claim.kind.eps), evaluate=False)]
     if isinstance(claim.kind, Predicate):
-        fires = sp.Rel(network, _rational(claim.kind.threshold), claim.kind.op, evaluate=False)
+        fires = sp.Rel(network, rational_of(claim.kind.threshold), claim.kind.op, evaluate=False)
         return [fires] if claim.target == sp.true else [fires, "iff", claim.target]
     return [sp.Eq(network, claim.target, evaluate=False)]
-

@@ -17,6 +17,7 @@ from fractions import Fraction
 import sympy as sp
 
 from symbolic.circuit import Circuit
+from symbolic.exact import rational_of
 from symbolic.relu import ReLU, Sigmoid, sym
 from verify.claim import Claim, Equality, Predicate, Tolerance
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
@@ -57,7 +58,7 @@ def network_function(circuit: Circuit, parameters: Mapping[str, Fraction], outpu
     """A numpy function of the inputs (float evaluation of the circuit, for figures only)."""
     import numpy as np
 
-    subs = {sym(k): sp.Rational(v.numerator, v.denominator) for k, v in parameters.items()}
+    subs = {sym(k): rational_of(v) for k, v in parameters.items()}
     program = [(a.name, [(s, float(c.subs(subs))) for s, c in a.terms], float(a.bias.subs(subs)), a.activation)
                for a in circuit.assignments]
     out = output or circuit.output
@@ -76,7 +77,7 @@ def target_function(target: sp.Basic, names, parameters: Mapping[str, Fraction])
     """A numpy function of the inputs for ``target`` (conditions give booleans)."""
     import numpy as np
 
-    subs = {sym(k): sp.Rational(v.numerator, v.denominator) for k, v in parameters.items()}
+    subs = {sym(k): rational_of(v) for k, v in parameters.items()}
     expr = target.subs(subs) if subs else target
     expr = expr.replace(ReLU, lambda z: sp.Max(0, z)).replace(Sigmoid, lambda z: 1 / (1 + sp.exp(-z)))
     func = sp.lambdify([sym(n) for n in names], expr, modules="numpy")
@@ -127,7 +128,7 @@ def _discrete_points(s, lo: float, hi: float) -> list[float] | None:
 
 def _kinks(circuit: Circuit, parameters: Mapping[str, Fraction]) -> list[float]:
     """Breakpoints of first-layer one-input neurons (``-b/c``): where a 1-D plot bends."""
-    subs = {sym(k): sp.Rational(v.numerator, v.denominator) for k, v in parameters.items()}
+    subs = {sym(k): rational_of(v) for k, v in parameters.items()}
     out = []
     for a in circuit.neurons:
         if len(a.terms) == 1 and a.terms[0][0] in circuit.inputs:

@@ -35,6 +35,7 @@ from symbolic import errors
 from symbolic.circuit import Activation, Assignment, Circuit
 from symbolic.expr_to_circuit import difference_circuit
 from symbolic.evaluate import evaluate_expr
+from symbolic.exact import fraction_of
 from symbolic.relu import sym  # noqa: F401 - the module docstring's example uses it
 from verify.claim import Claim, Equality, Predicate, Tolerance, Unreachable
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
@@ -311,7 +312,7 @@ def result_text(status: str, values: Mapping[str, object] | None = None) -> str:
     pairs, inexact = [], []
     for name, v in (values or {}).items():
         if isinstance(v, sp.Rational):
-            v = Fraction(int(v.p), int(v.q))
+            v = fraction_of(v)
         if isinstance(v, (int, Fraction)):
             pairs.append(f"({name} {number_text(v)})")
         else:

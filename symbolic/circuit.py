@@ -13,7 +13,7 @@ import sympy as sp
 from symbolic import errors
 from symbolic.activation import Activation
 from symbolic.assignment import _NAME, Assignment
-from symbolic.exact import to_exact, to_fraction
+from symbolic.exact import fraction_of, to_exact, to_fraction
 from symbolic.relu import sym
 
 __all__ = ["MAX_INLINE_DEPTH", "MAX_INLINE_SIZE", "Activation", "Assignment", "Builder", "Circuit",
@@ -190,8 +190,8 @@ class Circuit:
         for a in self.assignments:
             if any(not c.is_Rational for _, c in a.terms) or not a.bias.is_Rational:
                 return None
-            terms = tuple((s, Fraction(int(c.p), int(c.q))) for s, c in a.terms)
-            program.append((a.name, terms, Fraction(int(a.bias.p), int(a.bias.q)), a.activation))
+            terms = tuple((s, fraction_of(c)) for s, c in a.terms)
+            program.append((a.name, terms, fraction_of(a.bias), a.activation))
         return tuple(program)
 
     def evaluate_all(self, point: Mapping[str, object]) -> dict[str, object]:
@@ -343,7 +343,7 @@ class Circuit:
 
 def _number(value: sp.Expr, where: str):
     if value.is_Rational:
-        return Fraction(int(value.p), int(value.q))
+        return fraction_of(value)
     if value.is_number and value.is_finite:
         return value
     raise errors.InvalidCircuitError(f"coefficient in {where} evaluates to {value}, not a number")

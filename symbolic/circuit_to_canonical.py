@@ -10,6 +10,7 @@ import sympy as sp
 from symbolic import budget
 from symbolic.budget import Deadline
 from symbolic.circuit import Activation, Assignment, Circuit
+from symbolic.exact import fraction_of
 
 Affine = dict[str, sp.Expr]  # source -> coefficient; the bias lives under the key "" (empty name)
 _BIAS = ""
@@ -35,7 +36,7 @@ def _scale(affine: Affine) -> sp.Expr:
 
 def _sort_value(value: sp.Expr):
     if value.is_Rational:
-        return (0, Fraction(int(value.p), int(value.q)), "")
+        return (0, fraction_of(value), "")
     return (1, Fraction(0), sp.sstr(value))
 
 

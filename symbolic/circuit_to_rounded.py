@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 import sympy as sp
 
@@ -10,6 +9,7 @@ from symbolic import budget, errors
 from symbolic.budget import Deadline
 from symbolic.circuit import Assignment, Circuit
 from symbolic.circuit_to_canonical import canonicalize
+from symbolic.exact import fraction_of, rational_of
 
 #: Denominator bounds tried in turn, smallest first.
 DENOMINATORS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32, 50, 64, 100, 128, 256, 1000)
@@ -23,8 +23,8 @@ def simplest(value: sp.Expr, max_denominator: int) -> sp.Rational:
     """
     if not value.is_Rational:
         raise errors.InvalidCircuitError(f"cannot round the symbolic weight {value}")
-    exact = Fraction(int(value.p), int(value.q)).limit_denominator(max_denominator)
-    return sp.Rational(exact.numerator, exact.denominator)
+    exact = fraction_of(value).limit_denominator(max_denominator)
+    return rational_of(exact)
 
 
 def round_weights(circuit: Circuit, max_denominator: int, deadline: Deadline | None = None) -> Circuit:

@@ -10,6 +10,7 @@ import sympy as sp
 
 from symbolic import errors
 from symbolic.activation import Activation
+from symbolic.exact import fraction_of
 from symbolic.printing import show
 from symbolic.relu import Sigmoid
 
@@ -99,7 +100,7 @@ def _fraction(value: object, name: str) -> Fraction:
     if isinstance(value, int) and not isinstance(value, bool):
         return Fraction(value)
     if isinstance(value, sp.Rational):
-        return Fraction(int(value.p), int(value.q))
+        return fraction_of(value)
     raise errors.UnsupportedExpressionError(f"value of {name} is {value!r}, not an exact rational")
 
 
@@ -128,7 +129,7 @@ _COMPARE = {
 def _node(expr: sp.Basic, args: list, values: Mapping[str, Fraction]) -> Value | _Undefined:  # noqa: C901
     """The value of ``expr`` from the values ``args`` of its children (see :func:`operands`)."""
     if expr.is_Rational:
-        return Fraction(int(expr.p), int(expr.q))
+        return fraction_of(expr)
     if expr.is_Symbol:
         try:
             return values[expr.name]

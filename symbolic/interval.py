@@ -9,6 +9,7 @@ import sympy as sp
 
 from symbolic import errors
 from symbolic.activation import Activation
+from symbolic.exact import fraction_of
 from symbolic.relu import Sigmoid
 
 #: Working precisions tried in turn (bits) before a comparison is declared undecidable.
@@ -53,7 +54,7 @@ def compare(value: sp.Basic, other: Fraction) -> int:
     if not isinstance(value, sp.Basic):
         raise errors.UnsupportedExpressionError(f"cannot compare {value!r}: not an exact number")
     if value.is_Rational:
-        exact = Fraction(int(value.p), int(value.q))
+        exact = fraction_of(value)
         return (exact > other) - (exact < other)
     for bits in PRECISIONS:
         ctx = mpmath.iv

@@ -9,6 +9,7 @@ from fractions import Fraction
 
 import sympy as sp
 from sympy.printing.str import StrPrinter
+from symbolic.exact import fraction_of
 
 
 class _Printer(StrPrinter):
@@ -82,7 +83,7 @@ def readable(value: object) -> str:
     if isinstance(value, sp.Basic):
         if not value.is_Rational:
             return show(value)
-        value = Fraction(int(value.p), int(value.q))
+        value = fraction_of(value)
     if isinstance(value, int):
         value = Fraction(value)
     if not isinstance(value, Fraction):

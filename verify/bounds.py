@@ -7,20 +7,20 @@ from collections.abc import Mapping
 from symbolic import budget
 from symbolic.budget import Deadline
 from symbolic.circuit import Activation, Assignment, Circuit
+from symbolic.exact import Q, q_of
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
-from verify.regions import Q
 
 Bound = tuple[object | None, object | None]  # (lo, hi); None is -oo / +oo
 
 
 def _input_bound(s) -> Bound:
     if isinstance(s, FiniteSet):
-        return Q(s.values[0].numerator, s.values[0].denominator), Q(s.values[-1].numerator, s.values[-1].denominator)
+        return q_of(s.values[0]), q_of(s.values[-1])
     if isinstance(s, IntegerRange):
         return (None if s.lo is None else Q(s.lo)), (None if s.hi is None else Q(s.hi))
     assert isinstance(s, RealInterval)
-    lo = None if s.lo is None else Q(s.lo.numerator, s.lo.denominator)
-    hi = None if s.hi is None else Q(s.hi.numerator, s.hi.denominator)
+    lo = None if s.lo is None else q_of(s.lo)
+    hi = None if s.hi is None else q_of(s.hi)
     return lo, hi
 
 
@@ -50,9 +50,9 @@ def interval_bounds(circuit: Circuit, domain: Domain, deadline: Deadline | None 
 
 def _pre_bound(a: Assignment, bounds: Mapping[str, Bound]) -> Bound:
     """Interval of ``a``'s affine pre-activation from the intervals of its sources."""
-    lo = hi = Q(int(a.bias.p), int(a.bias.q))
+    lo = hi = q_of(a.bias)
     for source, c in a.terms:
-        s_lo, s_hi = _scale(Q(int(c.p), int(c.q)), bounds[source])
+        s_lo, s_hi = _scale(q_of(c), bounds[source])
         lo = None if lo is None or s_lo is None else lo + s_lo
         hi = None if hi is None or s_hi is None else hi + s_hi
     return lo, hi

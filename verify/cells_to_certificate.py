@@ -39,6 +39,7 @@ import numpy as np
 
 from symbolic.activation import RELU_AND_LINEAR
 from symbolic.circuit import Activation
+from symbolic.exact import fraction_of, q_of
 from verify.claim import Claim
 from verify.claim_to_problem import claim_to_problem
 from verify.result_to_certificate import FORMAT, VERSION, NoCertificate, _unsafe_json
@@ -46,7 +47,7 @@ from verify.tree_to_certificate import exact_text, network_json
 
 
 def _text(q) -> str:
-    return exact_text(Fraction(int(q.numerator), int(q.denominator)))
+    return exact_text(fraction_of(q))
 
 
 def _polygon(vertices: Sequence[tuple]) -> list[tuple]:
@@ -79,7 +80,7 @@ class _Patterns:
 
     def __init__(self, circuit) -> None:
         self.inputs = circuit.inputs
-        self.exact = [(a.name, [(s, _rational(c)) for s, c in a.terms], _rational(a.bias),
+        self.exact = [(a.name, [(s, q_of(c)) for s, c in a.terms], q_of(a.bias),
                        a.activation is Activation.RELU) for a in circuit.assignments]
         index = {n: i for i, n in enumerate(self.inputs)}
         level = {n: 0 for n in self.inputs}
@@ -165,8 +166,3 @@ def regions_certificate(claim: Claim, cells: Sequence) -> dict:
         "stats": {"cells": len(out_cells), "points": len(table)},
     }
 
-
-def _rational(c):
-    from verify.regions import Q
-
-    return Q(int(c.p), int(c.q))

@@ -12,6 +12,7 @@ import numpy as np
 from symbolic import errors
 from symbolic.activation import RELU_AND_LINEAR
 from symbolic.circuit import Activation, Circuit
+from symbolic.exact import fmpq_of, fraction_of
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -103,10 +104,6 @@ class Layers:
         return values
 
 
-def _fraction(value) -> Fraction:
-    return Fraction(int(value.p), int(value.q))
-
-
 def _nearest(values: Sequence[Fraction]) -> tuple[np.ndarray, np.ndarray]:
     """Nearest float64 of each rational and a bound on the rounding error (0 when exact)."""
     mid = np.array([float(v) for v in values], dtype=np.float64)
@@ -142,14 +139,14 @@ def circuit_to_layers(circuit: Circuit) -> Layers:
                 for s, c in a.terms:
                     lvl, idx = position[s]
                     if lvl == src:
-                        rows[r][idx] += _fraction(c)
+                        rows[r][idx] += fraction_of(c)
             flat = [v for row in rows for v in row]
             mid, rad = _nearest(flat)
             all_exact &= not rad.any()
             shape = (len(group), len(rows[0]))
             blocks.append(Block(src, mid.reshape(shape), rad.reshape(shape),
-                                flint.fmpq_mat(shape[0], shape[1], [flint.fmpq(v.numerator, v.denominator) for v in flat])))
-        bias = [_fraction(a.bias) for a in group]
+                                flint.fmpq_mat(shape[0], shape[1], [fmpq_of(v) for v in flat])))
+        bias = [fraction_of(a.bias) for a in group]
         b_mid, b_rad = _nearest(bias)
         all_exact &= not b_rad.any()
         relu = np.array([a.activation is Activation.RELU for a in group], dtype=bool)

@@ -17,8 +17,8 @@ import z3
 from symbolic import budget, errors
 from symbolic.circuit import Activation, Circuit
 from symbolic.evaluate import operands
+from symbolic.exact import Q, fraction_of, q_of
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
-from verify.regions import Q
 
 #: The names a user's variable may have; the encoder's own names contain "!" and so never match.
 USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -32,7 +32,7 @@ def z3_number(value: Fraction | sp.Rational) -> z3.ArithRef:
     >>> z3_number(Fraction(-3, 4))
     -3/4
     """
-    value = Fraction(int(value.p), int(value.q)) if isinstance(value, sp.Rational) else Fraction(value)
+    value = fraction_of(value) if isinstance(value, sp.Rational) else Fraction(value)
     return z3.RealVal(f"{value.numerator}/{value.denominator}")
 
 
@@ -127,9 +127,9 @@ class Encoder:
         """``z3_number`` with a cache (a trained network repeats few distinct constants); takes a
         Fraction, a sympy Rational, an int or a gmpy2 rational."""
         if isinstance(value, sp.Rational):
-            key = Fraction(int(value.p), int(value.q))
+            key = fraction_of(value)
         else:
-            key = Fraction(int(value.numerator), int(value.denominator))
+            key = fraction_of(value)
         if key not in self._numbers:
             self._numbers[key] = z3_number(key)
         return self._numbers[key]
@@ -303,9 +303,9 @@ def _combine(a, forms) -> tuple[dict, object]:
     """``a``'s affine pre-activation as an exact form over the atoms of its sources' forms
     (gmpy2 rationals when available: Fraction arithmetic dominated deep encodings)."""
     out: dict = {}
-    constant = Q(int(a.bias.p), int(a.bias.q))
+    constant = q_of(a.bias)
     for source, c in a.terms:
-        coeff = Q(int(c.p), int(c.q))
+        coeff = q_of(c)
         form, const = forms[source]
         if const:
             constant += coeff * const

@@ -14,15 +14,13 @@ from fractions import Fraction
 
 import flint
 
+from symbolic.exact import fmpq_of
 from verify.circuit_to_layers import Layers
 
 PASS, ZERO, UNSTABLE = 0, 1, 2
 
 
-def q(value) -> flint.fmpq:
-    """A Fraction (or int) as a flint rational."""
-    value = Fraction(value)
-    return flint.fmpq(value.numerator, value.denominator)
+q = fmpq_of  # a Fraction, int or float as a flint rational (symbolic.exact.fmpq_of)
 
 
 @dataclasses.dataclass

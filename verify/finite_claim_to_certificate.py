@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 
 from symbolic.circuit import Circuit
+from symbolic.exact import fraction_of
 from verify.claim import Claim, Equality, Predicate, Tolerance, Unreachable
 from verify.expr_json import expr_to_json
 from verify.result_to_certificate import FORMAT, VERSION, NoCertificate, _set_json
@@ -54,7 +55,7 @@ def network_json(circuit: Circuit) -> dict:
 
 
 def _text(c) -> str:
-    return exact_text(Fraction(int(c.p), int(c.q)))
+    return exact_text(fraction_of(c))
 
 
 def claim_json(claim: Claim) -> dict:

@@ -28,6 +28,7 @@ import flint
 import highspy
 import numpy as np
 
+from symbolic.exact import fmpq_of, fraction_of
 from verify import certificate_exact as exact, lp_relaxation
 from verify.circuit_to_layers import Layers
 
@@ -55,13 +56,8 @@ class LeafMax:
     neuron: str | None = None
 
 
-def _q(v) -> flint.fmpq:
-    v = Fraction(v)
-    return flint.fmpq(v.numerator, v.denominator)
-
-
 def _f(v: flint.fmpq) -> Fraction:
-    return Fraction(int(v.p), int(v.q))
+    return fraction_of(v)
 
 
 def affine_forms(layers: Layers, kinds: Mapping[str, int]) -> list[flint.fmpq_mat]:
@@ -86,7 +82,7 @@ def affine_forms(layers: Layers, kinds: Mapping[str, int]) -> list[flint.fmpq_ma
 
 
 def _pre(lv, posts, n: int) -> flint.fmpq_mat:
-    pre = flint.fmpq_mat(lv.size, n + 1, [(_q(lv.bias_exact[i]) if j == n else 0) for i in range(lv.size)
+    pre = flint.fmpq_mat(lv.size, n + 1, [(fmpq_of(lv.bias_exact[i]) if j == n else 0) for i in range(lv.size)
                                           for j in range(n + 1)])
     for b in lv.blocks:
         pre += b.exact * posts[b.source]
@@ -104,7 +100,7 @@ def pre_form(layers: Layers, posts: Sequence[flint.fmpq_mat], name: str) -> list
 def leaf_max(layers: Layers, program: exact.Program, box: Sequence[tuple[Fraction, Fraction]],
              phases: Mapping[str, int], time_limit: float = 5.0) -> LeafMax:
     """``max d`` and ``max -d`` over the leaf ``box`` with ``phases``, exactly (``d``: the only output)."""
-    qbox = [(_q(lo), _q(hi)) for lo, hi in box]
+    qbox = [(fmpq_of(lo), fmpq_of(hi)) for lo, hi in box]
     bounds = exact.node_bounds(program, qbox, dict(phases), None, True)
     if bounds.contradiction is not None:
         return LeafMax("empty")
@@ -164,7 +160,7 @@ def region_max(layers: Layers, box: Sequence[tuple[Fraction, Fraction]], x: np.n
                 rows.append(([s * pre[i, j] for j in range(n)], -s * pre[i, n]))
     (k, i) = layers.outputs[0]
     d = [sign * posts[k][i, j] for j in range(n + 1)]
-    top = maximise(d[:n], rows, [(_q(lo), _q(hi)) for lo, hi in box], time_limit)
+    top = maximise(d[:n], rows, [(fmpq_of(lo), fmpq_of(hi)) for lo, hi in box], time_limit)
     if isinstance(top, str):
         return None
     point = top[0]

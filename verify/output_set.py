@@ -27,6 +27,7 @@ import sympy as sp
 
 from symbolic import errors
 from symbolic.circuit import to_fraction
+from symbolic.exact import fraction_of, rational_of
 from symbolic.interval import compare
 from symbolic.relu import sym
 
@@ -80,7 +81,7 @@ class Atom:
             raise errors.ClaimError(f"no value for {', '.join(missing)} in {self}")
         if all(isinstance(values[n], Fraction) for n, _ in self.coeffs):
             return OPS[self.op](sum(c * values[n] for n, c in self.coeffs), self.rhs)
-        lhs = sp.Add(*(sp.Rational(c.numerator, c.denominator) * _exact(values[n]) for n, c in self.coeffs))
+        lhs = sp.Add(*(rational_of(c) * _exact(values[n]) for n, c in self.coeffs))
         return OPS[self.op](compare(lhs, self.rhs), 0)
 
     def sides(self) -> tuple[list[tuple[str, Fraction]], str, list[tuple[str, Fraction]], Fraction]:
@@ -102,20 +103,16 @@ class Atom:
     def to_sympy(self) -> sp.Basic:
         """The atom as a sympy relation over the symbols of its names."""
         left, op, right, rhs = self.sides()
-        lhs = sp.Add(*(_rational(c) * sym(n) for n, c in left))
-        return sp.Rel(lhs, sp.Add(*(_rational(c) * sym(n) for n, c in right), _rational(rhs)), op)
+        lhs = sp.Add(*(rational_of(c) * sym(n) for n, c in left))
+        return sp.Rel(lhs, sp.Add(*(rational_of(c) * sym(n) for n, c in right), rational_of(rhs)), op)
 
 
 def _exact(value: object) -> sp.Basic:
     if isinstance(value, Fraction):
-        return _rational(value)
+        return rational_of(value)
     if isinstance(value, sp.Basic) and value.is_number:
         return value
     raise errors.ClaimError(f"{value!r} is not an exact number")
-
-
-def _rational(value: Fraction) -> sp.Rational:
-    return sp.Rational(value.numerator, value.denominator)
 
 
 def _terms_text(terms: list[tuple[str, Fraction]]) -> str:
@@ -193,7 +190,7 @@ def linear_form(expr: sp.Basic) -> tuple[dict[str, Fraction], Fraction]:
         scale, varying = Fraction(1), []
         for factor in sp.Mul.make_args(term):
             if factor.is_Rational:
-                scale *= Fraction(int(factor.p), int(factor.q))
+                scale *= fraction_of(factor)
             else:
                 varying.append(factor)
         if not varying:
@@ -295,4 +292,3 @@ def from_condition(cond: sp.Basic) -> OutputSet:
     if isinstance(cond, sp.Expr) or not isinstance(cond, (sp.logic.boolalg.Boolean, sp.Rel)):
         raise errors.ClaimError(f"an output set is a condition such as Y_0 <= Y_1, not {cond}")
     return OutputSet(tuple(dnf(_tree(cond))))
-

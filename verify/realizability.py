@@ -14,6 +14,7 @@ import z3
 from symbolic import errors
 from symbolic.circuit import Assignment, Circuit, to_fraction
 from symbolic.evaluate import evaluate_expr
+from symbolic.exact import rational_of
 from symbolic.printing import show
 from verify.circuit_to_z3 import Encoder, model_value
 from verify.claim_to_smtlib import Certificate
@@ -109,12 +110,12 @@ def witness_assertions(claim: Unrealizable) -> list[z3.BoolRef]:
 
 
 def _subs(point: Mapping[str, Fraction]) -> dict:
-    return {sp.Symbol(k, real=True): sp.Rational(v.numerator, v.denominator) for k, v in point.items()}
+    return {sp.Symbol(k, real=True): rational_of(v) for k, v in point.items()}
 
 
 def _bind(template: Circuit, point: Mapping[str, Fraction]) -> Circuit:
     """The template with its inputs replaced by the constants of ``point`` (a circuit of no inputs)."""
-    subs = {name: sp.Rational(v.numerator, v.denominator) for name, v in point.items()}
+    subs = {name: rational_of(v) for name, v in point.items()}
     assignments = []
     for a in template.assignments:
         bias = a.bias + sum((c * subs[s] for s, c in a.terms if s in subs), sp.S.Zero)

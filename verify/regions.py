@@ -9,11 +9,8 @@ from fractions import Fraction
 from symbolic import budget, errors
 from symbolic.activation import RELU_AND_LINEAR
 from symbolic.circuit import Activation, Assignment, Circuit
+from symbolic.exact import Q, fraction_of, q_of
 
-try:  # gmpy2's rationals are about 6x faster than Fraction; both are exact
-    from gmpy2 import mpq as Q
-except ImportError:  # pragma: no cover - gmpy2 is a dependency, but stay correct without it
-    Q = Fraction
 
 MAX_INPUTS = 2
 
@@ -22,8 +19,7 @@ class TooManyRegions(errors.MathCircuitsError):
     """The enumeration exceeded its cell budget (the caller falls back to another method)."""
 
 
-def to_fraction(value) -> Fraction:
-    return Fraction(int(value.numerator), int(value.denominator))
+to_fraction = fraction_of  # symbolic.exact.fraction_of under the name callers of this module use
 
 
 @dataclasses.dataclass
@@ -133,8 +129,8 @@ def enumerate_regions(circuit: Circuit, box: Mapping[str, tuple[Fraction, Fracti
     for index, a in enumerate(circuit.assignments):
         if a.activation not in RELU_AND_LINEAR:
             raise errors.ClaimError(f"region enumeration cannot handle the {a.activation.value} neuron {a.name}")
-        coeffs = [Q(int(c.p), int(c.q)) for _, c in a.terms]
-        bias = Q(int(a.bias.p), int(a.bias.q))
+        coeffs = [q_of(c) for _, c in a.terms]
+        bias = q_of(a.bias)
         dead = [s for s in set(a.sources) if last_use.get(s) == index]
         next_cells = []
         for cell in cells:

@@ -47,6 +47,7 @@ from symbolic import errors
 from symbolic.budget import Deadline
 from symbolic.activation import RELU_AND_LINEAR
 from symbolic.circuit import Activation, Assignment, Circuit, to_fraction
+from symbolic.exact import rational_of
 from verify.domain import Domain, FiniteSet, IntegerRange, RealInterval
 
 Box = Mapping[str, tuple[Fraction, Fraction]]
@@ -199,7 +200,7 @@ def exact_range(circuit: Circuit, name: str, box: Box, enclosure: tuple[Fraction
     budget = Budget(RANGE_SECONDS if deadline is None else max(min(RANGE_SECONDS, deadline.remaining()), 0.01))
     found = []
     for end, sign in ((lo, 1), (hi, -1)):
-        worst = max_error(sub, sp.Rational(end.numerator, end.denominator), domain, deadline=budget)
+        worst = max_error(sub, rational_of(end), domain, deadline=budget)
         bound = worst.value if worst.value is not None else worst.upper
         found.append(None if bound is None else end + sign * Fraction(bound))
     top, bottom = found
@@ -322,7 +323,7 @@ def apply_step(circuit: Circuit, step: Step) -> Circuit:
         linear = f"{step.into}_z"
         while linear in names:
             linear += "_"
-    ratio = _rational(step.ratio)
+    ratio = rational_of(step.ratio)
     assignments = []
     for a in circuit.assignments:
         if a.name == step.neuron:
@@ -377,12 +378,6 @@ def inline_linear(circuit: Circuit) -> Circuit:
             continue
         kept.append(Assignment(a.name, tuple(terms.items()), bias, a.activation))
     return dataclasses.replace(circuit, assignments=tuple(kept))
-
-
-def _rational(value: Fraction):
-    import sympy as sp
-
-    return sp.Rational(value.numerator, value.denominator)
 
 
 def simplify(circuit: Circuit, domain: Domain | Box, budget: Fraction, deadline: Deadline | None = None,

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 from symbolic.circuit import Circuit
+from symbolic.exact import fraction_of
 
 
 def exact_text(value) -> str:
@@ -105,16 +106,12 @@ def network_json(circuit: Circuit) -> dict:
     return {
         "inputs": list(circuit.inputs),
         "assignments": [
-            {"name": a.name, "terms": [[s, exact_text(_fraction(c))] for s, c in a.terms],
-             "bias": exact_text(_fraction(a.bias)),
+            {"name": a.name, "terms": [[s, exact_text(fraction_of(c))] for s, c in a.terms],
+             "bias": exact_text(fraction_of(a.bias)),
              "activation": a.activation.value}
             for a in circuit.assignments],
         "outputs": list(circuit.outputs),
     }
-
-
-def _fraction(value) -> Fraction:
-    return Fraction(int(value.p), int(value.q))
 
 
 def certificate(circuit: Circuit, box: Sequence[tuple[Fraction, Fraction]], unsafe: Sequence[Sequence],

@@ -28,11 +28,11 @@ import random
 import time
 from fractions import Fraction
 
-import flint
 import numpy as np
 
 from symbolic import budget, errors
 from symbolic.circuit import Activation, Circuit
+from symbolic.exact import fmpq_of
 from symbolic.expr_to_circuit import circuits_difference, difference_circuit
 from verify import certificate, certificate_bab
 from verify.claim_to_problem import Problem, make_problem
@@ -154,18 +154,13 @@ def _sample_cost(search: MaxSearch, end: float, k: int = 24) -> float:
         if done and time.monotonic() > t1 + 0.1 * (end - t1):
             break
         done += 1
-        box = tuple((_q(a), _q(b)) for a, b in search.root.exact_box(lo, hi))
+        box = tuple((fmpq_of(a), fmpq_of(b)) for a, b in search.root.exact_box(lo, hi))
         phases = tuple(sorted((search.names[i], int(flat[i])) for i in np.nonzero(flat)[0]))
-        proofs = tuple(certificate_bab.Proof(tuple((i, _q(v)) for i, v in p.mu), tuple((n, _q(v)) for n, v in p.beta),
-                                             tuple((n, _q(v)) for n, v in p.alpha)) for p in search.tree.leaves[node])
+        proofs = tuple(certificate_bab.Proof(tuple((i, fmpq_of(v)) for i, v in p.mu), tuple((n, fmpq_of(v)) for n, v in p.beta),
+                                             tuple((n, fmpq_of(v)) for n, v in p.alpha)) for p in search.tree.leaves[node])
         certificate_bab.check_leaf(search.program, unsafe, certificate_bab.Leaf("tree", box, phases, proofs), False)
     search.t["check"] += time.monotonic() - t0
     return (time.monotonic() - t1) / done
-
-
-def _q(value) -> flint.fmpq:
-    value = Fraction(value)
-    return flint.fmpq(value.numerator, value.denominator)
 
 
 def _unsafe_json(d: str, eps: Fraction) -> list:
