@@ -80,21 +80,23 @@ def compare_proofs(extraction, eps: Fraction | None = None, config: Config = Con
 
 def _through_steps(extraction, eps: Fraction, config: Config) -> dict | None:
     """The compact route: ``|N - S| <= B`` by the simplification's interval bounds (one line per
-    step, no search; the steps that fit in ``eps / 2``), ``|S - C| <= eps - B`` on the smaller
+    step, no search; the steps that fit in a share of ``eps``), ``|S - C| <= eps - B`` on the smaller
     simplified network ``S``, and ``C = f``."""
     from verify.equivalence import equivalence
     from verify.simplification import simplify
 
     if extraction.simplified is None:
         return None
-    # half of eps for the steps, the rest for |S - C| on the smaller network they leave
-    simplified = simplify(extraction.claim.circuit, extraction.claim.domain, eps / 2, config.deadline, exact={})
-    bound = simplified.bound
-    if bound > eps:
-        return {"steps": len(simplified.steps), "steps_bound": str(bound),
-                "reason": f"the steps' proved bound {float(bound):.4g} already exceeds eps"}
-    rest = equivalence(simplified.circuit, extraction.circuit, extraction.claim.domain, eps - bound, config,
-                       distance=False).result
+    # a share of eps for the steps, the rest for |S - C| on the smaller network they leave; the
+    # share is tried from a half down to an eighth, the first that proves is kept
+    for share in (Fraction(1, 2), Fraction(1, 4), Fraction(1, 8)):
+        simplified = simplify(extraction.claim.circuit, extraction.claim.domain, eps * share, config.deadline,
+                              exact={})
+        bound = simplified.bound
+        rest = equivalence(simplified.circuit, extraction.circuit, extraction.claim.domain, eps - bound, config,
+                           distance=False).result
+        if rest.verdict.value == "proved":
+            break
     relus = sum(1 for a in simplified.circuit.neurons if a.activation.value == "relu")
     parts = [ProofSize(f"|N - S| <= {_short(bound)} (S: {relus} ReLUs)", "proved", "interval arithmetic",
                        len(simplified.steps), "steps", 0.0),
