@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import sympy as sp
+
 from symbolic import errors
 from verify.claim import Claim, Equality, Predicate, Tolerance
 from verify.decide import Config, decide
@@ -67,8 +69,15 @@ class ModelCheck:
     worst_reason: str | None
     rounding: Rounding | None
     rounding_error: MaxError | None
-    rounding_texts: dict  # closed forms of the rounding, as text (or "skipped: <why>")
+    rounding_forms: dict  # closed forms of the rounding as sympy objects (or "skipped: <why>"), bound, attempts
     relative: object = None  # verify.homogeneous.RelativeBound: |N - f| <= c max|x_i| on all of R^n
+
+    @property
+    def rounding_texts(self) -> dict:
+        """:attr:`rounding_forms` printed (for JSON and terminals)."""
+        from symbolic.printing import show
+
+        return {k: show(v) if isinstance(v, sp.Basic) else v for k, v in self.rounding_forms.items()}
 
     def trained_error(self) -> dict:
         """The file's own error beside a verdict about its rounding, as reports show it: the exact
@@ -112,8 +121,9 @@ class ModelCheck:
             from verify.rounding import rounding_attempts
 
             proved = self.rounding.proved
-            out.update({"rounded_expression": self.rounding_texts["rounded_expression"] if proved else None,
-                        "rounded_relu_form": self.rounding_texts["rounded_relu_form"] if proved else None,
+            texts = self.rounding_texts
+            out.update({"rounded_expression": texts["rounded_expression"] if proved else None,
+                        "rounded_relu_form": texts["rounded_relu_form"] if proved else None,
                         "denominator": self.rounding.denominator if proved else None,
                         "rounding_attempts": rounding_attempts(self.rounding),
                         "rounded_verdict": self.rounding.result.verdict.value,
@@ -157,7 +167,7 @@ def check_model(claim: Claim, options: CheckOptions = CheckOptions(), config: Co
     rounding, texts = None, {}
     if options.round:
         rounding = round_and_prove(claim, config)
-        texts = rounding.facts(deadline)
+        texts = rounding.forms(deadline)
     worst = distance = None
     reason = NOT_PIECEWISE_LINEAR if sigmoid and bounded else None
     if bounded and not sigmoid and not isinstance(claim.kind, Predicate):

@@ -28,7 +28,6 @@ from symbolic.circuit_to_svg import LEGEND, active_when, circuit_svg, fitted, no
 from proofs.notation import domain_parts, math, math_chunks, statement_parts
 from proofs.plots import plot_svg
 from proofs.report_templates import _html_page, _scoped_css, _theorem_body, _theorem_markdown
-from proofs.text_to_expr import parse_expression
 from symbolic import errors
 from symbolic.circuit_to_closed_form import closed_form
 from symbolic.printing import readable, show
@@ -136,6 +135,8 @@ def _jsonable(value):
     """Exact values as strings, containers recursively; JSON scalars unchanged."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, sp.Basic) and not value.is_Number:  # closed forms arrive as sympy objects
+        return show(value)
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -250,11 +251,9 @@ def _trained_rows(trained: dict) -> list[dict]:
         if key == "rounding_attempts" and isinstance(value, list):
             text = "; ".join(f"q = {q}: {v}" for q, v in value)
         ml = tex = None
-        if key.startswith("rounded_") and isinstance(value, str):
-            try:
-                ml, tex = math([parse_expression(value)])
-            except errors.MathCircuitsError:
-                pass
+        if isinstance(value, sp.Basic) and not value.is_Number:  # typeset the object, never re-parse text
+            ml, tex = math([value])
+            text = show(value)
         rows.append({"label": _LABELS.get(key, key.replace("_", " ")), "text": text, "mathml": ml, "latex": tex})
     return rows
 
@@ -318,7 +317,8 @@ def build(theorem, result, extra: dict | None = None) -> tuple[dict, dict]:
             "program": program(circuit),
             "diagram": circuit_svg(circuit, active_when(circuit)), "plot": plot, "slug": salt,
             "rounded": circuit_svg(decided, active_when(decided)) if decided != circuit else None,
-            "trained": _trained_rows(facts["trained"] or {}),
+            "trained": _trained_rows({k: v if isinstance(v, sp.Basic) and not v.is_Number else _jsonable(v)
+                                      for k, v in extra.items()}),
             "trained_intro": _trained_intro(decided != circuit, facts["trained"] or {})}
     facts["figures"] = {"circuit": True, "rounded_circuit": view["rounded"] is not None, "plot": plot is not None}
     facts["timings"]["render_s"] = round(time.perf_counter() - start, 6)

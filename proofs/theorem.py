@@ -41,7 +41,7 @@ class Theorem:
         rounding = checked.rounding
         result = dataclasses.replace(rounding.result, elapsed_s=rounding.elapsed_s,
                                      method=f"round(q<={rounding.denominator})+{rounding.result.method}")
-        return result, {**checked.rounding_texts, **checked.trained_error(),
+        return result, {**checked.rounding_forms, **checked.trained_error(),
                         "trained_verdict": checked.result.verdict.value}
 
     @property

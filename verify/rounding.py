@@ -47,20 +47,25 @@ class Rounding:
     def proved(self) -> bool:
         return self.result.verdict is Verdict.PROVED
 
-    def facts(self, deadline: Deadline | None = None) -> dict:
-        """What reports and JSON show about the rounding: closed forms, bound, every attempt.
-        A closed form beyond the inlining limits or the budget is ``skipped: <why>``."""
+    def forms(self, deadline: Deadline | None = None) -> dict:
+        """The rounding's closed forms as sympy objects (Min/Max form and ReLU form), its bound and
+        every attempt; a closed form beyond the inlining limits or the budget is the text
+        ``skipped: <why>``. Printed only where shown (:meth:`facts`, the reports)."""
         return {
-            "rounded_expression": _closed_form_text(self.rounded, True, deadline),
-            "rounded_relu_form": _closed_form_text(self.rounded, False, deadline),
+            "rounded_expression": _closed_form(self.rounded, True, deadline),
+            "rounded_relu_form": _closed_form(self.rounded, False, deadline),
             "denominator": self.denominator,
             "rounding_attempts": rounding_attempts(self),
         }
 
+    def facts(self, deadline: Deadline | None = None) -> dict:
+        """:meth:`forms` with the closed forms printed (JSON-ready)."""
+        return {k: show(v) if isinstance(v, sp.Basic) else v for k, v in self.forms(deadline).items()}
 
-def _closed_form_text(circuit: Circuit, minmax: bool, deadline: Deadline | None) -> str:
+
+def _closed_form(circuit: Circuit, minmax: bool, deadline: Deadline | None) -> sp.Expr | str:
     try:
-        return show(closed_form(circuit, minmax=minmax, deadline=deadline))
+        return closed_form(circuit, minmax=minmax, deadline=deadline)
     except (errors.LimitError, errors.TimeoutExpired) as exc:
         return f"skipped: {exc}"
 
