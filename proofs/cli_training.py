@@ -91,8 +91,11 @@ def add_parsers(sub) -> None:
 
     t = sub.add_parser("train", help="train a seed recipe and save the model as JSON weights")
     t.add_argument("name", metavar="NAME", help="recipe name, e.g. minimum, absolute_value, min_skip, is_even")
-    t.add_argument("--seed", type=cli_args.integer(0, cli_args.MAX_SEED), required=True)
-    t.add_argument("--out", required=True, type=cli_args.output_file, metavar="FILE")
+    t.add_argument("--seed", type=cli_args.integer(0, cli_args.MAX_SEED), required=True,
+                   help="the seed: torch.manual_seed(SEED) before the model is built (0..2**63 - 1); the same seed "
+                        "gives bit-identical weights")
+    t.add_argument("--out", required=True, type=cli_args.output_file, metavar="FILE",
+                   help="where to write the trained weights (JSON, docs/weights-format.md), with the run's metadata")
     t.add_argument("--steps", type=cli_args.integer(0, cli_args.MAX_STEPS),
                    help=f"override the number of steps (0..{cli_args.MAX_STEPS}; for quick runs)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")

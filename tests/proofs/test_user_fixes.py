@@ -111,13 +111,7 @@ def test_a_missing_model_file_says_no_such_file(capsys, argv):
 
 # -- help texts ----------------------------------------------------------------------------------
 _COMMANDS = sorted(_subparsers(cli.build_parser()))
-#: proofs/cli_training.py is another helper's file (issue 12): its train --seed and --out have no help yet.
-_NOT_MINE = {"train"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason="train --seed/--out: "
-                                                                       "proofs/cli_training.py, not this task's"))
-                                  if n in _NOT_MINE else n for n in _COMMANDS])
+@pytest.mark.parametrize("name", _COMMANDS)
 def test_every_argument_has_a_help_text(name):
     command = _subparsers(cli.build_parser())[name]
     missing = [str(action.option_strings or action.dest) for action in command._actions
