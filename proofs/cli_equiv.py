@@ -31,7 +31,7 @@ numbers). Both must read the same inputs (the same names, or as many inputs with
 common, matched by position) and have one output each.
 
 exit codes: 0 proved, 1 refuted (a counterexample replayed exactly), 3 unknown (budget or method
-gave up; the reason is printed), 2 bad input (one line on stderr).
+gave up; the reason is printed), 2 bad input (one line on stderr), 4 internal error (a bug).
 
 example: mathcircuits equiv trained.json rounded.json --domain "[-1, 1]^2" --tolerance 1/100
 """
