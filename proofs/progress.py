@@ -1,38 +1,52 @@
-"""A one-line progress bar on a terminal; silent when output is piped or JSON is asked for."""
+"""A progress bar on a terminal (drawn by rich); silent when output is piped or JSON is asked for."""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
 
 
 class Progress:
-    """``Progress(total, 'proving').step('identity')`` redraws ``[####....] 3/56 proving: identity``.
+    """``Progress(total, 'theorems').step('identity')`` counts one finished item and redraws a rich
+    bar ``theorems ━━━━━━╸━━━━ 3/56 0:00:01 identity``.
 
-    It draws only when ``stream`` is a terminal and ``enabled`` is true, at most 20 times a second;
-    a terminal that can no longer be written (closed, hung up) silently ends the bar, not the work.
+    It draws only when ``stream`` is a terminal and ``enabled`` is true; the bar is removed when the
+    last item is counted. A terminal that can no longer be written (closed, hung up) silently ends
+    the bar, not the work.
     """
 
     def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True):
         self.stream = stream or sys.stderr
-        self.enabled = enabled and total > 0 and self.stream.isatty()
         self.total, self.label, self.count = total, label, 0
-        self.start = self._last = time.perf_counter()
+        self.enabled = enabled and total > 0 and self.stream.isatty()
+        self._bar = self._task = None
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("{task.fields[item]}"), console=Console(file=self.stream),
+                            transient=True, refresh_per_second=20)
+            self._task = self._bar.add_task(label, total=total, item="")
+            self._safely(self._bar.start)
 
     def step(self, text: str = "") -> None:
         """Count one finished item, described by ``text``."""
         self.count += 1
-        now = time.perf_counter()
-        if not self.enabled or (now - self._last < 0.05 and self.count < self.total):
+        if not self.enabled:
             return
-        self._last = now
-        filled = int(30 * self.count / self.total)
+        self._safely(lambda: self._bar.update(self._task, advance=1, item=text[:40]))
+        if self.count >= self.total:
+            self._safely(self._bar.stop)
+            self.enabled = False
+
+    def _safely(self, action) -> None:
         try:
-            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total} {self.label}, "
-                              f"{now - self.start:.0f} s: {text[:40]:40s}")
-            if self.count >= self.total:
-                self.stream.write("\r" + " " * 110 + "\r")
-            self.stream.flush()
+            action()
         except (OSError, ValueError):  # the terminal went away: the bar stops, the work goes on
             self.enabled = False
+            try:
+                self._bar.stop()
+            except (OSError, ValueError):
+                pass
