@@ -155,5 +155,5 @@ def sampled_ranges(circuit: Circuit, box: Box, count: int = 512, seed: int = 0) 
         z = float(a.bias) + sum(float(c) * env[src] for src, c in a.terms) if a.terms else \
             np.full(len(env[names[0]]) if names else 1, float(a.bias))
         out[a.name] = (float(np.min(z)), float(np.max(z)))
-        env[a.name] = np.maximum(z, 0.0) if a.activation is Activation.RELU else z
+        env[a.name] = a.activation.numpy(z)
     return out
