@@ -39,6 +39,7 @@ import dataclasses
 import sympy as sp
 
 from symbolic import errors
+from symbolic.activation import RELU_AND_LINEAR
 from verify.claim import Claim, Equality, Predicate, Tolerance
 from verify.decide import Config, decide
 from verify.result import Result
@@ -153,7 +154,7 @@ def check_model(claim: Claim, options: CheckOptions = CheckOptions(), config: Co
     config = config.started()  # one budget for every stage
     deadline = config.deadline
     circuit, domain = claim.circuit, claim.domain
-    sigmoid = any(a.activation.value == "sigmoid" for a in circuit.assignments)
+    sigmoid = any(a.activation not in RELU_AND_LINEAR for a in circuit.assignments)  # not piecewise linear
     bounded = domain.is_bounded(circuit.inputs)
     if options.require_max_error and sigmoid:
         raise errors.ClaimError("--max-error: the worst-case error is computed for ReLU and linear networks only")

@@ -45,6 +45,7 @@ import time
 from fractions import Fraction
 
 from symbolic import errors
+from symbolic.activation import RELU_AND_LINEAR
 from symbolic.circuit import Activation, Circuit
 from symbolic.circuit_to_canonical import canonicalize
 from verify.claim import Claim, Equality, Tolerance
@@ -135,7 +136,7 @@ def extract(claim: Claim, max_neurons: int | None = None, config: Config = Confi
     network = claim.circuit
     if not isinstance(claim.kind, (Equality, Tolerance)):
         raise errors.ClaimError("extract needs an equality or tolerance target (a function, not a condition)")
-    if any(a.activation is Activation.SIGMOID for a in network.assignments):
+    if any(a.activation not in RELU_AND_LINEAR for a in network.assignments):
         raise errors.ClaimError("extract works on ReLU and linear networks (this one has a sigmoid)")
     if max_neurons is not None and max_neurons < 0:
         raise errors.ClaimError(f"--max-neurons must be >= 0, got {max_neurons}")

@@ -60,7 +60,7 @@ def activations(circuit: Circuit, points: dict[str, np.ndarray], zeroed=frozense
             z = z + float(c) * env[s]
         if pre is not None:
             pre[a.name] = z
-        value = np.maximum(z, 0.0) if a.activation is Activation.RELU else z
+        value = a.activation.numpy(z)
         env[a.name] = np.zeros(size) if a.name in zeroed else value
     return env
 

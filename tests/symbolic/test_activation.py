@@ -147,11 +147,10 @@ ALLOWED = {
     "networks/torch_to_circuit.py": (1, "'is LINEAR': an activation module fuses into the Linear before it"),
     "networks/recipes.py": (3, "training recipes build torch modules (helper H2's file)"),
     "symbolic/circuit_to_svg.py": (4, "box colours and labels (helper H1's file: left for them)"),
-    "proofs/extract.py": (2, "extract works on ReLU networks (the lead's file)"),
-    "proofs/extract_features.py": (5, "ReLU features of extracted networks (the lead's file)"),
-    "proofs/extract_proofs.py": (1, "counting ReLUs (the lead's extract work)"),
+    "proofs/extract.py": (1, "counting the ReLUs of an extracted circuit"),
+    "proofs/extract_features.py": (4, "naming and counting the ReLU neurons of networks and extracted circuits"),
+    "proofs/extract_proofs.py": (1, "counting the ReLUs of a simplified network"),
     "proofs/cli_certify.py": (1, "a certificate's ReLU flags against the model's activations"),
-    "proofs/check.py": (1, "the lead's orchestrator (its sigmoid check)"),
 }
 
 
