@@ -48,6 +48,7 @@ from symbolic import errors
 from symbolic.activation import RELU_AND_LINEAR
 from symbolic.circuit import Activation, Circuit
 from symbolic.circuit_to_canonical import canonicalize
+from symbolic.circuit_to_rounded import DENOMINATORS
 from verify.claim import Claim, Equality, Tolerance
 from verify.decide import Config, decide
 from verify.result import Result, Verdict
@@ -59,6 +60,11 @@ from verify.worst_case import MaxError, max_error
 #: costs are proved but pessimistic for deep networks (path sums of absolute weights), so the
 #: list reaches past 1: the final distance is measured exactly whatever the budget.
 BUDGETS = tuple(Fraction(b) for b in ("0", "1/1000", "1/300", "1/100", "1/30", "1/10", "3/10", "1", "3"))
+
+
+#: A circuit worth extracting has simple weights: its rounding stops at denominators <= 16 (the
+#: search then tries the next budget instead of ever finer roundings of the same network).
+SMALL_DENOMINATORS = tuple(q for q in DENOMINATORS if q <= 16)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +159,8 @@ def extract(claim: Claim, max_neurons: int | None = None, config: Config = Confi
             if relus in seen:
                 continue  # the same network as a smaller budget gave
             seen.add(relus)
-            rounding = round_and_prove(dataclasses.replace(claim, circuit=simplified.circuit), config)
+            rounding = round_and_prove(dataclasses.replace(claim, circuit=simplified.circuit), config,
+                                       denominators=SMALL_DENOMINATORS)
             last = rounding
             after = len(_relus(rounding.rounded)) if rounding.proved else None
             attempts.append(Attempt(budget * scale, len(relus), simplified.bound, rounding.result.verdict.value,

@@ -155,12 +155,13 @@ def candidate_steps(circuit: Circuit, box: Box, deadline: Deadline | None = None
             steps.append(Step("linear", a.name, max(-lo, Fraction(0)), s * max(-lo, Fraction(0))))
     normal = {a.name: _normalised(a) for a in relus}
     magnitude = {name: max(abs(pre[name][0]), abs(pre[name][1])) for name in pre}
+    near = _near_pairs(relus, normal, depth)
     for i, a in enumerate(relus):
         if deadline is not None:
             deadline.check("simplifying the network (merge candidates)")
         vi, si = normal[a.name]
         for b in relus[i + 1:]:
-            if depth[a.name] != depth[b.name]:
+            if (a.name, b.name) not in near:
                 continue
             vj, sj = normal[b.name]
             keys = set(vi) | set(vj)
@@ -175,6 +176,29 @@ def candidate_steps(circuit: Circuit, box: Box, deadline: Deadline | None = None
                                       into=keep, ratio=s_drop / s_keep))
     steps.sort(key=lambda st: (st.cost, st.kind != "dead", st.neuron))
     return steps
+
+
+def _near_pairs(relus, normal, depth) -> set[tuple[str, str]]:
+    """Pairs at the same depth whose normalised vectors may agree (or be opposite) within
+    :data:`MERGE_RADIUS`: a float prefilter with a margin far above its rounding, so every pair it
+    drops is exactly out of range too; the exact test follows for the pairs it keeps."""
+    import numpy as np
+
+    keys = sorted({k for v, _ in normal.values() for k in v})
+    index = {k: n for n, k in enumerate(keys)}
+    names = [a.name for a in relus]
+    if not names:
+        return set()
+    vectors = np.zeros((len(names), len(keys)))
+    for row, name in enumerate(names):
+        for k, value in normal[name][0].items():
+            vectors[row, index[k]] = float(value)
+    same = np.abs(vectors[:, None, :] - vectors[None, :, :]).max(axis=2, initial=0.0)
+    opposite = np.abs(vectors[:, None, :] + vectors[None, :, :]).max(axis=2, initial=0.0)
+    close = np.minimum(same, opposite) <= float(MERGE_RADIUS) + 1e-9
+    levels = np.array([depth[n] for n in names])
+    close &= levels[:, None] == levels[None, :]
+    return {(names[i], names[j]) for i, j in zip(*np.nonzero(np.triu(close, 1)))}
 
 
 def apply_step(circuit: Circuit, step: Step) -> Circuit:
