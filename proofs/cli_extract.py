@@ -127,17 +127,21 @@ def _save_certificates(found, folder: Path) -> dict:
 
 
 def render_text(facts: dict) -> str:
-    """The human-readable summary of an extraction's facts."""
+    """The human-readable summary of an extraction's facts (exact numbers as a short decimal with
+    the fraction, :func:`symbolic.printing.readable`; the JSON keeps them whole)."""
+    from symbolic.printing import readable
+
     lines = [f"network:  {facts['model']} ({facts['network_neurons']} ReLUs)",
              f"claim:    {facts['statement']} on {facts['domain']}"]
     if not facts["found"]:
         lines.append(f"circuit:  none found ({facts['reason']})")
     else:
-        lines += [f"circuit:  C = {facts['closed_form']} ({facts['circuit_relus']} ReLUs)",
+        relus = facts["circuit_relus"]
+        lines += [f"circuit:  C = {facts['closed_form']} ({relus} ReLU{'' if relus == 1 else 's'})",
                   f"          C = f: {facts['verdict']} ({facts['method']})"]
         if facts.get("distance") is not None:
-            at = ", ".join(f"{k} = {v}" for k, v in (facts.get("distance_at") or {}).items())
-            lines.append(f"distance: max |N - C| = {facts['distance_decimal']} ({_abbrev(facts['distance'])}) at {at}")
+            at = readable(facts.get("distance_at")) if facts.get("distance_at") else "every point (N = C)"
+            lines.append(f"distance: max |N - C| = {readable(facts['distance'])} at {at}")
             lines.append(f"          |N - C| <= delta: {facts.get('distance_proof')} ({facts.get('distance_proof_method')})")
         lines.append("steps:")
         lines += [f"  {s}" for s in facts.get("steps", [])] or ["  (none: the rounding alone found C)"]
@@ -166,11 +170,3 @@ def render_text(facts: dict) -> str:
     for name, where in (facts.get("certificates") or {}).items():
         lines.append(f"certificate ({name}): {where}")
     return "\n".join(lines)
-
-
-def _abbrev(text: str) -> str:
-    if len(text) <= 24:
-        return text
-    num, _, den = text.partition("/")
-    short = lambda s: s if len(s) <= 8 else f"{s[:5]}...{s[-3:]}"  # noqa: E731
-    return f"{short(num)}/{short(den)}" if den else short(num)
