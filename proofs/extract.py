@@ -225,7 +225,9 @@ def _finish(claim: Claim, simplified: Simplified, rounding: Rounding, attempts, 
                                            method=f"{distance.method} + {tight.result.method}", reason="")
             proof = tight.result
     if distance.value is not None and proof is None:
-        same = equivalence(network, circuit, claim.domain, distance.value, config, distance=False)
+        # a maximum found by z3's optimiser is proved tight by z3 itself (bab has no margin there)
+        solver = dataclasses.replace(config, engine=False) if "z3" in distance.method else config
+        same = equivalence(network, circuit, claim.domain, distance.value, solver, distance=False)
         proof = same.result
         if proof.verdict is not Verdict.PROVED and distance.certificate is not None:
             proof = Result(same.result.claim, Verdict.PROVED, "bab (maximum)", distance.elapsed_s,
