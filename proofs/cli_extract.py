@@ -66,17 +66,16 @@ def add_parser(sub) -> None:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     """Load, state the claim, extract, print (and report); return the exit code."""
-    from networks.model_files import load_model
+    from proofs.cli_check import load_model
     from proofs.extract import extract
     from proofs.text_to_domain import parse_domain
-    from proofs.text_to_expr import parse_expression, parse_names
+    from proofs.text_to_expr import parse_expression
     from symbolic.budget import Deadline
     from verify.claim import Claim, Equality, Tolerance, is_condition
     from verify.decide import Config
 
     deadline = Deadline(args.timeout, args.started)  # one wall-clock budget for the whole command
-    names = list(parse_names(args.inputs)) if args.inputs else None
-    network = load_model(args.model, input_names=names, max_bytes=args.max_model_bytes)
+    network = load_model(args)
     target = parse_expression(args.target)
     if is_condition(target):
         raise errors.ClaimError("extract: --target must be a function such as \"min(x1, x2)\", not a condition")

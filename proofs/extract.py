@@ -121,15 +121,16 @@ class Extraction:
 
 def output_scale(circuit: Circuit, box) -> Fraction:
     """A round number near ``max |N|`` on a grid of the box (it only scales the budgets)."""
-    import itertools
+    import numpy as np
+
+    from verify.network_bounds import forward
 
     names = circuit.inputs
-    axes = [[float(lo + (hi - lo) * k / 8) for k in range(9)] for lo, hi in (box[n] for n in names)]
-    if len(names) > 4:
-        axes = [[float(box[n][0]), float((box[n][0] + box[n][1]) / 2), float(box[n][1])] for n in names]
-    biggest = 0.0
-    for point in itertools.product(*axes):
-        biggest = max(biggest, max(abs(v) for v in circuit.evaluate_float(dict(zip(names, point)))))
+    side = 9 if len(names) <= 4 else 3
+    axes = [np.linspace(float(box[n][0]), float(box[n][1]), side) for n in names]
+    grid = np.meshgrid(*axes, indexing="ij")
+    values = forward(circuit, {n: g.ravel() for n, g in zip(names, grid)})
+    biggest = max(float(np.max(np.abs(values[o]))) for o in circuit.outputs)
     return max(Fraction(biggest).limit_denominator(10), Fraction(1, 100))
 
 

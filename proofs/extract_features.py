@@ -12,6 +12,7 @@ import sympy as sp
 from symbolic.circuit import Activation, Circuit
 from symbolic.circuit_to_canonical import canonicalize
 from symbolic.circuit_to_features import name_features
+from verify.network_bounds import forward
 from verify.simplification import Simplified
 
 #: A surviving neuron is said to serve a neuron of C when their activations over the sample
@@ -48,23 +49,6 @@ def samples(box, count: int = 441, seed: int = 0) -> dict[str, np.ndarray]:
     return {n: rng.uniform(float(box[n][0]), float(box[n][1]), count) for n in names}
 
 
-def activations(circuit: Circuit, points: dict[str, np.ndarray], zeroed=frozenset(),
-                pre: dict | None = None) -> dict[str, np.ndarray]:
-    """Float values of every name at every point (neurons in ``zeroed`` forced to 0); ``pre``, a
-    dict, also receives every pre-activation."""
-    env = dict(points)
-    size = len(next(iter(points.values())))
-    for a in circuit.assignments:
-        z = np.full(size, float(a.bias))
-        for s, c in a.terms:
-            z = z + float(c) * env[s]
-        if pre is not None:
-            pre[a.name] = z
-        value = a.activation.numpy(z)
-        env[a.name] = np.zeros(size) if a.name in zeroed else value
-    return env
-
-
 def _correlation(u: np.ndarray, v: np.ndarray) -> float:
     u, v = u - u.mean(), v - v.mean()
     norm = float(np.linalg.norm(u) * np.linalg.norm(v))
@@ -75,9 +59,9 @@ def neuron_roles(network: Circuit, simplified: Simplified, circuit: Circuit, box
     """Every hidden ReLU neuron of ``network`` with the feature of ``circuit`` it serves."""
     points = samples(box)
     named = {f.neuron: f.description for f in name_features(circuit)}
-    c_values = activations(circuit, points)
+    c_values = forward(circuit, points)
     s_pre: dict = {}
-    s_values = activations(simplified.circuit, points, pre=s_pre)
+    s_values = forward(simplified.circuit, points, pre=s_pre)
     survivors = [b.name for b in simplified.circuit.neurons
                  if b.activation is Activation.RELU and b.name not in simplified.circuit.outputs]
     fate = simplified.fate()
@@ -138,11 +122,11 @@ def output_shares(network: Circuit, roles, box) -> dict[str, float]:
     """Each feature's share of N's output: the mean |N - N with that feature's neurons removed| over
     sample points, normalised to sum to 1 (measured in floating point; a description)."""
     points = samples(box)
-    full = activations(network, points)[network.output]
+    full = forward(network, points)[network.output]
     groups: dict[str, set] = {}
     for role in roles:
         groups.setdefault(role.feature, set()).add(role.neuron)
-    effect = {label: float(np.mean(np.abs(full - activations(network, points, frozenset(names))[network.output])))
+    effect = {label: float(np.mean(np.abs(full - forward(network, points, frozenset(names))[network.output])))
               for label, names in groups.items()}
     total = sum(effect.values())
     return {label: (value / total if total > 0 else 0.0) for label, value in sorted(effect.items())}

@@ -89,9 +89,10 @@ def _through_steps(extraction, eps: Fraction, config: Config) -> dict | None:
         return None
     # a share of eps for the steps, the rest for |S - C| on the smaller network they leave; the
     # share is tried from a half down to an eighth, the first that proves is kept
+    ranges: dict = {}  # exact ranges of deeper neurons, shared by the three tries (keyed by their cone)
     for share in (Fraction(1, 2), Fraction(1, 4), Fraction(1, 8)):
         simplified = simplify(extraction.claim.circuit, extraction.claim.domain, eps * share, config.deadline,
-                              exact={})
+                              exact=ranges)
         bound = simplified.bound
         rest = equivalence(simplified.circuit, extraction.circuit, extraction.claim.domain, eps - bound, config,
                            distance=False).result

@@ -137,6 +137,24 @@ def sensitivities(circuit: Circuit) -> dict[str, Fraction]:
     return out
 
 
+def forward(circuit: Circuit, points: Mapping, zeroed=frozenset(), pre: dict | None = None) -> dict:
+    """Float values (numpy arrays) of every name at a batch of points given as one array per input;
+    neurons in ``zeroed`` are forced to 0 (an ablation) and ``pre``, a dict, receives every
+    pre-activation. Floating point: it guides and describes, it never decides."""
+    import numpy as np
+
+    env = dict(points)
+    size = len(next(iter(points.values()))) if points else 1
+    for a in circuit.assignments:
+        z = np.full(size, float(a.bias))
+        for source, c in a.terms:
+            z = z + float(c) * env[source]
+        if pre is not None:
+            pre[a.name] = z
+        env[a.name] = np.zeros(size) if a.name in zeroed else a.activation.numpy(z)
+    return env
+
+
 def sampled_ranges(circuit: Circuit, box: Box, count: int = 512, seed: int = 0) -> dict[str, tuple[float, float]]:
     """Smallest and largest pre-activation of every assignment over seeded sample points of the
     box (corners included): floating point, only to choose where exact bounds are worth computing."""
@@ -150,10 +168,6 @@ def sampled_ranges(circuit: Circuit, box: Box, count: int = 512, seed: int = 0) 
     if len(names) <= 6:
         corners = np.array(list(itertools.product(*[(float(box[n][0]), float(box[n][1])) for n in names])))
         env = {n: np.concatenate([env[n], corners[:, k]]) for k, n in enumerate(names)}
-    out = {}
-    for a in circuit.assignments:
-        z = float(a.bias) + sum(float(c) * env[src] for src, c in a.terms) if a.terms else \
-            np.full(len(env[names[0]]) if names else 1, float(a.bias))
-        out[a.name] = (float(np.min(z)), float(np.max(z)))
-        env[a.name] = a.activation.numpy(z)
-    return out
+    pre: dict = {}
+    forward(circuit, env, pre=pre)
+    return {name: (float(np.min(z)), float(np.max(z))) for name, z in pre.items()}
